@@ -1,0 +1,56 @@
+"""Camera Alerts: on-device object detection for Home Assistant cameras."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+import homeassistant.helpers.config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .entity import hub_device_info
+from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's services once, for every entry."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: CameraAlertsConfigEntry) -> bool:
+    """Start the runtime and its platforms."""
+    runtime = CameraAlertsRuntime(hass, entry)
+    try:
+        await runtime.async_setup()
+    except BaseException:
+        await runtime.async_shutdown()
+        raise
+    entry.runtime_data = runtime
+    # The hub must exist before the host and camera devices name it as via_device.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **hub_device_info(entry)
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Options, reconfigure and subentry changes all arrive here; a reload applies them.
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: CameraAlertsConfigEntry) -> bool:
+    """Stop the platforms, then everything the runtime started."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_shutdown()
+    return unloaded
+
+
+async def _async_entry_updated(hass: HomeAssistant, entry: CameraAlertsConfigEntry) -> None:
+    """Reload the entry so a changed setting or subentry takes effect."""
+    await hass.config_entries.async_reload(entry.entry_id)

@@ -1,0 +1,106 @@
+"""Config flow for Camera Alerts: the hub entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    TextSelector,
+)
+
+from .const import (
+    CONF_INFERENCE_THREADS,
+    CONF_MODEL_PATH,
+    DEFAULT_INFERENCE_THREADS,
+    DOMAIN,
+)
+
+TITLE = "Camera Alerts"
+
+
+def _hub_schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Optional(
+                CONF_MODEL_PATH,
+                description={"suggested_value": defaults.get(CONF_MODEL_PATH, "")},
+            ): TextSelector(),
+            vol.Required(
+                CONF_INFERENCE_THREADS,
+                default=defaults.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS),
+            ): NumberSelector(
+                NumberSelectorConfig(min=1, max=8, step=1, mode=NumberSelectorMode.BOX)
+            ),
+        }
+    )
+
+
+def _model_error(model_path: str) -> str | None:
+    """Check a user model path; blocking, so it runs in the executor."""
+    if not model_path:
+        return None
+    path = Path(model_path)
+    if not path.is_file():
+        return "model_not_found"
+    return None
+
+
+class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up the Camera Alerts hub."""
+
+    VERSION = 1
+
+    async def _async_validate(
+        self, user_input: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        data = {
+            CONF_MODEL_PATH: (user_input.get(CONF_MODEL_PATH) or "").strip(),
+            CONF_INFERENCE_THREADS: int(user_input[CONF_INFERENCE_THREADS]),
+        }
+        errors: dict[str, str] = {}
+        if error := await self.hass.async_add_executor_job(
+            _model_error, data[CONF_MODEL_PATH]
+        ):
+            errors[CONF_MODEL_PATH] = error
+        return data, errors
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create the hub."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = await self._async_validate(user_input)
+            if not errors:
+                return self.async_create_entry(title=TITLE, data=data)
+        return self.async_show_form(
+            step_id="user",
+            data_schema=_hub_schema(user_input or {}),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the detector settings of the hub."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = await self._async_validate(user_input)
+            if not errors:
+                # The entry's update listener reloads it with the new data; the
+                # flow's own reload helpers would reload it a second time.
+                self.hass.config_entries.async_update_entry(entry, data=data)
+                return self.async_abort(reason="reconfigure_successful")
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_hub_schema(user_input or dict(entry.data)),
+            errors=errors,
+        )

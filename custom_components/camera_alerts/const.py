@@ -1,0 +1,43 @@
+"""Constants for the Camera Alerts integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "camera_alerts"
+LOGGER = logging.getLogger(__package__)
+
+EVENT_DETECTION: Final = "camera_alerts_detection"
+
+# Hub entry data (set in the user/reconfigure steps).
+CONF_MODEL_PATH: Final = "model_path"
+CONF_INFERENCE_THREADS: Final = "inference_threads"
+DEFAULT_INFERENCE_THREADS: Final = 2
+
+# Hub entry options (sinks; they may change at any time).
+CONF_MQTT_ENABLED: Final = "mqtt_enabled"
+CONF_MQTT_PREFIX: Final = "mqtt_prefix"
+DEFAULT_MQTT_PREFIX: Final = "camera_alerts"
+CONF_AMQP_ENABLED: Final = "amqp_enabled"
+CONF_AMQP_URL: Final = "amqp_url"
+CONF_AMQP_EXCHANGE: Final = "amqp_exchange"
+DEFAULT_AMQP_EXCHANGE: Final = "camera_alerts"
+CONF_FRIGATE_ENABLED: Final = "frigate_enabled"
+CONF_FRIGATE_URL: Final = "frigate_url"
+CONF_FRIGATE_USERNAME: Final = "frigate_username"
+CONF_FRIGATE_PASSWORD: Final = "frigate_password"
+
+# Subentry types.
+SUBENTRY_CAMERA: Final = "camera"
+SUBENTRY_SERIAL: Final = "serial"
+
+HOST_UPDATE_INTERVAL: Final = timedelta(seconds=30)
+
+# Services.
+SERVICE_START: Final = "start"
+SERVICE_STOP: Final = "stop"
+SERVICE_RESTART: Final = "restart"
+SERVICE_GET_STATUS: Final = "get_status"
+ATTR_CAMERA: Final = "camera"

@@ -1,0 +1,59 @@
+"""Base entities of Camera Alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import (
+    CoordinatorEntity,
+    DataUpdateCoordinator,
+)
+
+from .const import DOMAIN
+from .runtime import CameraAlertsConfigEntry
+
+
+def hub_device_info(entry: CameraAlertsConfigEntry) -> DeviceInfo:
+    """Describe the hub device: the integration's processing core."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer="Camera Alerts",
+        model="Detection hub",
+        entry_type=DeviceEntryType.SERVICE,
+    )
+
+
+def host_device_info(entry: CameraAlertsConfigEntry) -> DeviceInfo:
+    """Describe the host device whose health is reported."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{entry.entry_id}_host")},
+        translation_key="host",
+        manufacturer="Camera Alerts",
+        model="Host monitor",
+        entry_type=DeviceEntryType.SERVICE,
+        via_device=(DOMAIN, entry.entry_id),
+    )
+
+
+class CameraAlertsEntity[CoordinatorT: DataUpdateCoordinator[Any]](
+    CoordinatorEntity[CoordinatorT]
+):
+    """An entity fed by one of the entry's coordinators."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: CoordinatorT,
+        description: EntityDescription,
+        device_info: DeviceInfo,
+        unique_suffix: str,
+    ) -> None:
+        """Attach the entity to its device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_device_info = device_info
+        self._attr_unique_id = f"{coordinator.config_entry.entry_id}_{unique_suffix}"

@@ -1,0 +1,175 @@
+"""Sensors: host health and the hub's processing status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
+from .entity import CameraAlertsEntity, host_device_info, hub_device_info
+from .host import HostStats
+from .runtime import CameraAlertsConfigEntry
+
+PARALLEL_UPDATES = 0
+
+PROCESSING_RUNNING = "running"
+PROCESSING_STOPPED = "stopped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostSensorDescription(SensorEntityDescription):
+    """A host sensor and how to read it from one reading."""
+
+    value_fn: Callable[[HostStats], float | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusSensorDescription(SensorEntityDescription):
+    """A hub sensor and how to read it from the runtime status."""
+
+    value_fn: Callable[[RuntimeStatus], StateType]
+
+
+HOST_SENSORS: tuple[HostSensorDescription, ...] = (
+    HostSensorDescription(
+        key="cpu_usage",
+        translation_key="cpu_usage",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.cpu_percent,
+    ),
+    HostSensorDescription(
+        key="memory_usage",
+        translation_key="memory_usage",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.memory_percent,
+    ),
+    HostSensorDescription(
+        key="disk_usage",
+        translation_key="disk_usage",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.disk_percent,
+    ),
+    HostSensorDescription(
+        key="cpu_temperature",
+        translation_key="cpu_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.cpu_temperature,
+    ),
+    HostSensorDescription(
+        key="load_1m",
+        translation_key="load_1m",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.load_1m,
+    ),
+)
+
+STATUS_SENSORS: tuple[StatusSensorDescription, ...] = (
+    StatusSensorDescription(
+        key="processing",
+        translation_key="processing",
+        device_class=SensorDeviceClass.ENUM,
+        options=[PROCESSING_RUNNING, PROCESSING_STOPPED],
+        value_fn=lambda status: (
+            PROCESSING_RUNNING if status.running else PROCESSING_STOPPED
+        ),
+    ),
+    StatusSensorDescription(
+        key="alerts_processed",
+        translation_key="alerts_processed",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda status: status.alerts_processed,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: CameraAlertsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the host and hub sensors."""
+    runtime = entry.runtime_data
+    async_add_entities(
+        HostSensor(runtime.host, description) for description in HOST_SENSORS
+    )
+    async_add_entities(
+        StatusSensor(runtime.status, description) for description in STATUS_SENSORS
+    )
+
+
+class HostSensor(CameraAlertsEntity[HostCoordinator], SensorEntity):
+    """One figure of the host's health."""
+
+    entity_description: HostSensorDescription
+
+    def __init__(
+        self, coordinator: HostCoordinator, description: HostSensorDescription
+    ) -> None:
+        """Attach the sensor to the host device."""
+        super().__init__(
+            coordinator,
+            description,
+            host_device_info(coordinator.config_entry),
+            f"host_{description.key}",
+        )
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when polling fails or the host lacks this sensor."""
+        return (
+            super().available
+            and self.entity_description.value_fn(self.coordinator.data) is not None
+        )
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the latest reading."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+
+class StatusSensor(CameraAlertsEntity[StatusCoordinator], SensorEntity):
+    """One figure of the hub's processing status."""
+
+    entity_description: StatusSensorDescription
+
+    def __init__(
+        self, coordinator: StatusCoordinator, description: StatusSensorDescription
+    ) -> None:
+        """Attach the sensor to the hub device."""
+        super().__init__(
+            coordinator,
+            description,
+            hub_device_info(coordinator.config_entry),
+            description.key,
+        )
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the current value."""
+        return self.entity_description.value_fn(self.coordinator.data)

@@ -1,0 +1,77 @@
+"""Services: start, stop and restart processing, and report its status."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import voluptuous as vol
+
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+import homeassistant.helpers.config_validation as cv
+
+from .const import (
+    ATTR_CAMERA,
+    DOMAIN,
+    SERVICE_GET_STATUS,
+    SERVICE_RESTART,
+    SERVICE_START,
+    SERVICE_STOP,
+)
+from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime
+
+CONTROL_SCHEMA = vol.Schema({vol.Optional(ATTR_CAMERA): cv.string})
+STATUS_SCHEMA = vol.Schema({})
+
+
+def _runtime(hass: HomeAssistant) -> CameraAlertsRuntime:
+    """Return the loaded entry's runtime, or explain that none is loaded."""
+    entries: list[CameraAlertsConfigEntry] = hass.config_entries.async_loaded_entries(
+        DOMAIN
+    )
+    if not entries:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="not_loaded"
+        )
+    return entries[0].runtime_data
+
+
+def _control(
+    action: Callable[[CameraAlertsRuntime, str | None], Awaitable[None]],
+) -> Callable[[ServiceCall], Awaitable[None]]:
+    async def handle(call: ServiceCall) -> None:
+        runtime = _runtime(call.hass)
+        await action(runtime, call.data.get(ATTR_CAMERA))
+
+    return handle
+
+
+async def _async_get_status(call: ServiceCall) -> ServiceResponse:
+    return _runtime(call.hass).status_document()
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's services."""
+    controls: dict[str, Callable[[CameraAlertsRuntime, str | None], Awaitable[None]]] = {
+        SERVICE_START: CameraAlertsRuntime.async_start,
+        SERVICE_STOP: CameraAlertsRuntime.async_stop,
+        SERVICE_RESTART: CameraAlertsRuntime.async_restart,
+    }
+    for service, action in controls.items():
+        hass.services.async_register(
+            DOMAIN, service, _control(action), schema=CONTROL_SCHEMA
+        )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_STATUS,
+        _async_get_status,
+        schema=STATUS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )

@@ -1,0 +1,80 @@
+"""Fixtures shared by every Camera Alerts test."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from unittest.mock import MagicMock, patch
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.camera_alerts.const import (
+    CONF_INFERENCE_THREADS,
+    CONF_MODEL_PATH,
+    DOMAIN,
+)
+from custom_components.camera_alerts.host import HostStats
+
+pytest_plugins = ["pytest_homeassistant_custom_component"]
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load this custom integration in every test."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialise Home Assistant objects the way core's snapshots do."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create entities that are disabled by default as enabled."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture
+def mock_config_entry() -> MockConfigEntry:
+    """Return the hub entry with the bundled model."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Camera Alerts",
+        data={CONF_MODEL_PATH: "", CONF_INFERENCE_THREADS: 2},
+        options={},
+        entry_id="01JCAMERAALERTSHUB000000000",
+    )
+
+
+FIXED_HOST_STATS = HostStats(
+    cpu_percent=12.5,
+    memory_percent=43.2,
+    disk_percent=61.0,
+    load_1m=0.42,
+    cpu_temperature=47.0,
+)
+
+
+@pytest.fixture
+def mock_host_stats() -> Generator[MagicMock]:
+    """Make host readings deterministic for snapshots."""
+    with patch(
+        "custom_components.camera_alerts.coordinator.read_host_stats",
+        return_value=FIXED_HOST_STATS,
+    ) as mock:
+        yield mock
+
+
+async def setup_integration(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add the entry to Home Assistant and set it up."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()

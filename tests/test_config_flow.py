@@ -1,0 +1,95 @@
+"""Tests for the hub config flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.camera_alerts.const import (
+    CONF_INFERENCE_THREADS,
+    CONF_MODEL_PATH,
+    DOMAIN,
+)
+
+from .conftest import setup_integration
+
+
+async def test_user_flow_bundled_model(hass: HomeAssistant, mock_host_stats) -> None:
+    """An empty model path selects the bundled model."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_INFERENCE_THREADS: 1.0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Camera Alerts"
+    assert result["data"] == {CONF_MODEL_PATH: "", CONF_INFERENCE_THREADS: 1}
+
+
+async def test_user_flow_missing_model_then_fixed(
+    hass: HomeAssistant, tmp_path: Path, mock_host_stats
+) -> None:
+    """A model path that does not exist is refused, and the user can correct it."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_MODEL_PATH: str(tmp_path / "nope.onnx"), CONF_INFERENCE_THREADS: 2},
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_MODEL_PATH: "model_not_found"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_MODEL_PATH: "  ", CONF_INFERENCE_THREADS: 2}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_MODEL_PATH] == ""
+
+
+async def test_single_instance(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """A second hub is refused."""
+    mock_config_entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "single_instance_allowed"
+
+
+async def test_reconfigure(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, tmp_path: Path, mock_host_stats
+) -> None:
+    """Reconfigure validates, stores the new data and reloads the entry."""
+    await setup_integration(hass, mock_config_entry)
+    runtime_before = mock_config_entry.runtime_data
+
+    result = await mock_config_entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_MODEL_PATH: str(tmp_path / "missing.onnx"), CONF_INFERENCE_THREADS: 3},
+    )
+    assert result["errors"] == {CONF_MODEL_PATH: "model_not_found"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_MODEL_PATH: "", CONF_INFERENCE_THREADS: 3}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert mock_config_entry.data[CONF_INFERENCE_THREADS] == 3
+    assert mock_config_entry.runtime_data is not runtime_before

@@ -1,0 +1,74 @@
+"""Tests for the start, stop, restart and get_status services."""
+
+from __future__ import annotations
+
+import pytest
+import voluptuous as vol
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.camera_alerts.const import DOMAIN
+
+from .conftest import setup_integration
+
+PROCESSING = "sensor.camera_alerts_processing"
+
+
+@pytest.mark.usefixtures("mock_host_stats")
+async def test_stop_start_restart(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """Stop and start switch processing; host sensors keep running."""
+    await setup_integration(hass, mock_config_entry)
+    assert hass.states.get(PROCESSING).state == "running"
+
+    await hass.services.async_call(DOMAIN, "stop", {}, blocking=True)
+    assert hass.states.get(PROCESSING).state == "stopped"
+    assert hass.states.get("sensor.host_cpu_usage").state == "12.5"
+
+    await hass.services.async_call(DOMAIN, "start", {}, blocking=True)
+    assert hass.states.get(PROCESSING).state == "running"
+
+    await hass.services.async_call(DOMAIN, "stop", {}, blocking=True)
+    await hass.services.async_call(DOMAIN, "restart", {}, blocking=True)
+    assert hass.states.get(PROCESSING).state == "running"
+
+
+@pytest.mark.usefixtures("mock_host_stats")
+async def test_get_status(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> None:
+    """The status document has the shape of the original /background/status."""
+    await setup_integration(hass, mock_config_entry)
+    await hass.services.async_call(DOMAIN, "stop", {}, blocking=True)
+    response = await hass.services.async_call(
+        DOMAIN, "get_status", {}, blocking=True, return_response=True
+    )
+    assert response["running"] is False
+    assert response["startup_completed"] is True
+    assert response["alerts_processed"] == 0
+    assert response["cameras_processing"] == []
+    assert response["monitors"] == {"host": "ok"}
+    assert response["problems"] == []
+
+
+async def test_services_without_entry(hass: HomeAssistant) -> None:
+    """A call with no loaded entry raises a translated validation error."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    for service in ("start", "stop", "restart"):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(DOMAIN, service, {}, blocking=True)
+        assert err.value.translation_key == "not_loaded"
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            DOMAIN, "get_status", {}, blocking=True, return_response=True
+        )
+
+
+@pytest.mark.usefixtures("mock_host_stats")
+async def test_bad_call_data(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> None:
+    """Unknown fields are refused by the schema."""
+    await setup_integration(hass, mock_config_entry)
+    with pytest.raises(vol.MultipleInvalid, match="extra keys not allowed"):
+        await hass.services.async_call(DOMAIN, "stop", {"bogus": 1}, blocking=True)
