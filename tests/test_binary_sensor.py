@@ -5,14 +5,13 @@ from __future__ import annotations
 from unittest.mock import MagicMock
 
 from freezegun.api import FrozenDateTimeFactory
-from syrupy.assertion import SnapshotAssertion
-
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.camera_alerts.const import HOST_UPDATE_INTERVAL
 

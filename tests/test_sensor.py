@@ -5,17 +5,16 @@ from __future__ import annotations
 from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
-import pytest
-from syrupy.assertion import SnapshotAssertion
-
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
     snapshot_platform,
 )
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.camera_alerts.const import HOST_UPDATE_INTERVAL
 from custom_components.camera_alerts.host import HostStats

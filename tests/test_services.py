@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-import voluptuous as vol
-
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
 
 from custom_components.camera_alerts.const import DOMAIN
 

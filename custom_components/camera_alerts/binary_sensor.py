@@ -45,7 +45,7 @@ class ProblemBinarySensor(CameraAlertsEntity[StatusCoordinator], BinarySensorEnt
             coordinator,
             PROBLEM_DESCRIPTION,
             hub_device_info(coordinator.config_entry),
-            PROBLEM_DESCRIPTION.key,
+            f"{coordinator.config_entry.entry_id}_{PROBLEM_DESCRIPTION.key}",
         )
 
     @property

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import voluptuous as vol
-
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -14,6 +12,7 @@ from homeassistant.helpers.selector import (
     NumberSelectorMode,
     TextSelector,
 )
+import voluptuous as vol
 
 from .const import (
     CONF_INFERENCE_THREADS,
@@ -60,14 +59,13 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_validate(
         self, user_input: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        data = {
-            CONF_MODEL_PATH: (user_input.get(CONF_MODEL_PATH) or "").strip(),
+        model_path = str(user_input.get(CONF_MODEL_PATH) or "").strip()
+        data: dict[str, Any] = {
+            CONF_MODEL_PATH: model_path,
             CONF_INFERENCE_THREADS: int(user_input[CONF_INFERENCE_THREADS]),
         }
         errors: dict[str, str] = {}
-        if error := await self.hass.async_add_executor_job(
-            _model_error, data[CONF_MODEL_PATH]
-        ):
+        if error := await self.hass.async_add_executor_job(_model_error, model_path):
             errors[CONF_MODEL_PATH] = error
         return data, errors
 

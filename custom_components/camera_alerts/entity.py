@@ -50,10 +50,10 @@ class CameraAlertsEntity[CoordinatorT: DataUpdateCoordinator[Any]](
         coordinator: CoordinatorT,
         description: EntityDescription,
         device_info: DeviceInfo,
-        unique_suffix: str,
+        unique_id: str,
     ) -> None:
         """Attach the entity to its device."""
         super().__init__(coordinator)
         self.entity_description = description
         self._attr_device_info = device_info
-        self._attr_unique_id = f"{coordinator.config_entry.entry_id}_{unique_suffix}"
+        self._attr_unique_id = unique_id

@@ -62,7 +62,12 @@ class DetectionEvent:
             "label": self.label,
             "class_id": self.class_id,
             "score": round(self.score, 4),
-            "box": {key: round(value, 5) for key, value in self.box.items()},
+            "box": {
+                "x": round(self.box["x"], 5),
+                "y": round(self.box["y"], 5),
+                "width": round(self.box["width"], 5),
+                "height": round(self.box["height"], 5),
+            },
             "frame_width": self.frame_width,
             "frame_height": self.frame_height,
             "track_id": self.track_id,

@@ -136,7 +136,7 @@ class HostSensor(CameraAlertsEntity[HostCoordinator], SensorEntity):
             coordinator,
             description,
             host_device_info(coordinator.config_entry),
-            f"host_{description.key}",
+            f"{coordinator.config_entry.entry_id}_host_{description.key}",
         )
 
     @property
@@ -166,7 +166,7 @@ class StatusSensor(CameraAlertsEntity[StatusCoordinator], SensorEntity):
             coordinator,
             description,
             hub_device_info(coordinator.config_entry),
-            description.key,
+            f"{coordinator.config_entry.entry_id}_{description.key}",
         )
 
     @property

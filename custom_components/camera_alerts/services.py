@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import voluptuous as vol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from homeassistant.core import (
     HomeAssistant,
@@ -15,6 +14,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 import homeassistant.helpers.config_validation as cv
+import voluptuous as vol
 
 from .const import (
     ATTR_CAMERA,
@@ -44,7 +44,7 @@ def _runtime(hass: HomeAssistant) -> CameraAlertsRuntime:
 
 def _control(
     action: Callable[[CameraAlertsRuntime, str | None], Awaitable[None]],
-) -> Callable[[ServiceCall], Awaitable[None]]:
+) -> Callable[[ServiceCall], Coroutine[Any, Any, None]]:
     async def handle(call: ServiceCall) -> None:
         runtime = _runtime(call.hass)
         await action(runtime, call.data.get(ATTR_CAMERA))
