@@ -1,0 +1,1 @@
+"""Sinks that carry detection events out of Home Assistant, and their dispatcher."""

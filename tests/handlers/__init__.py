@@ -1,0 +1,1 @@
+"""Tests for the sinks and the dispatcher."""
