@@ -1,0 +1,159 @@
+"""Publish detection events through Home Assistant's own MQTT integration.
+
+Topics (prefix default `camera_alerts`, camera and label slugified):
+- `<prefix>/events`: every event as JSON.
+- `<prefix>/<camera>/<label>`: how many tracks of that label are active on that
+  camera now, retained (up on `new`, down on `end`).
+- `<prefix>/available`: `online` while the sink runs, `offline` after, retained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import slugify
+
+from ..models import DetectionEvent, EventType
+from .base import Sink
+
+_LOGGER = logging.getLogger(__name__)
+
+NOT_AVAILABLE = "mqtt_not_available"
+ONLINE = "online"
+OFFLINE = "offline"
+
+
+class MqttSink(Sink):
+    """Events, per-label counts and availability over HA's MQTT client."""
+
+    def __init__(self, hass: HomeAssistant, prefix: str, *, name: str = "mqtt") -> None:
+        """Initialise the sink."""
+        super().__init__(name)
+        self.hass = hass
+        self.prefix = prefix.strip().strip("/")
+        # (camera slug, label slug) -> event ids of the tracks active now.
+        self._active: dict[tuple[str, str], set[str]] = {}
+        self._published_counts: dict[tuple[str, str], int] = {}
+        self._ready = False
+
+    @property
+    def available_topic(self) -> str:
+        """Return the retained availability topic."""
+        return f"{self.prefix}/available"
+
+    @property
+    def events_topic(self) -> str:
+        """Return the topic that carries every event."""
+        return f"{self.prefix}/events"
+
+    def count_topic(self, camera: str, label: str) -> str:
+        """Return the retained count topic of a camera and label."""
+        return f"{self.prefix}/{slugify(camera)}/{slugify(label)}"
+
+    def status(self) -> dict[str, Any]:
+        """Return the status with the active track counts."""
+        return {
+            **super().status(),
+            "active_tracks": sum(len(ids) for ids in self._active.values()),
+        }
+
+    async def async_start(self) -> None:
+        """Wait for HA's MQTT client (if set up) and announce `online`."""
+        await self._async_ensure_ready()
+
+    async def _async_ensure_ready(self) -> bool:
+        """Return True when MQTT can be used; say `online` the first time it can."""
+        if self._ready:
+            return True
+        if not mqtt.mqtt_config_entry_enabled(self.hass):
+            self._mark_not_available()
+            return False
+        if not await mqtt.async_wait_for_mqtt_client(self.hass):
+            self._mark_not_available()
+            return False
+        self._ready = True
+        await mqtt.async_publish(
+            self.hass, self.available_topic, ONLINE, qos=1, retain=True
+        )
+        self._set_connected(mqtt.is_connected(self.hass))
+        if self.state.last_error == NOT_AVAILABLE:
+            _LOGGER.info("MQTT is available again for camera alerts")
+        return True
+
+    def _mark_not_available(self) -> None:
+        if self.state.last_error != NOT_AVAILABLE:
+            # Said once; each later event only bumps the counter.
+            _LOGGER.warning(
+                "The MQTT integration is not set up; camera alerts are not sent to MQTT"
+            )
+            self._record_error(NOT_AVAILABLE, failed=0)
+        self._set_connected(False)
+
+    async def async_handle(self, event: DetectionEvent) -> None:
+        """Publish the event and, when it changed, the label's active count."""
+        key = (slugify(event.camera), slugify(event.label))
+        active = self._active.setdefault(key, set())
+        if event.type is EventType.END:
+            active.discard(event.event_id)
+        else:
+            # An update for an unseen track (e.g. after a restart) counts it too.
+            active.add(event.event_id)
+        if not active:
+            del self._active[key]
+        try:
+            if not await self._async_ensure_ready():
+                self.state.failed += 1
+                return
+            await mqtt.async_publish(
+                self.hass,
+                self.events_topic,
+                json.dumps(event.as_dict()),
+                qos=1,
+                retain=False,
+            )
+            count = len(active)
+            if self._published_counts.get(key) != count:
+                await mqtt.async_publish(
+                    self.hass,
+                    self.count_topic(event.camera, event.label),
+                    str(count),
+                    qos=1,
+                    retain=True,
+                )
+                self._published_counts[key] = count
+        except HomeAssistantError as err:
+            self.state.connected = False
+            self._record_error(str(err) or type(err).__name__)
+            if not mqtt.mqtt_config_entry_enabled(self.hass):
+                # The MQTT entry went away: behave as if it never was there.
+                self._ready = False
+            return
+        self._record_success()
+
+    async def async_stop(self) -> None:
+        """Zero the counts (nothing is tracked any more) and announce `offline`."""
+        if self._ready and mqtt.mqtt_config_entry_enabled(self.hass):
+            try:
+                for key, count in self._published_counts.items():
+                    if count:
+                        await mqtt.async_publish(
+                            self.hass,
+                            f"{self.prefix}/{key[0]}/{key[1]}",
+                            "0",
+                            qos=1,
+                            retain=True,
+                        )
+                await mqtt.async_publish(
+                    self.hass, self.available_topic, OFFLINE, qos=1, retain=True
+                )
+            except HomeAssistantError as err:
+                _LOGGER.debug("Could not announce MQTT offline: %s", err)
+        self._active.clear()
+        self._published_counts.clear()
+        self._ready = False
+        self._set_connected(False)
