@@ -154,14 +154,14 @@ def test_encode_command() -> None:
             encode_command(bad)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(st.binary(max_size=MAX_LINE_BYTES + 16))
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     result = parse_line(raw)
     assert result is None or isinstance(result, Reading | Description | LineError)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.text(max_size=300))
 def test_arbitrary_text_never_raises(text: str) -> None:
     for prefix in ("", "{", "#describe ", "k="):
@@ -179,7 +179,7 @@ _values = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.dictionaries(_keys, _values, min_size=1, max_size=20))
 def test_valid_json_readings_round_trip(values: dict[str, object]) -> None:
     line = json.dumps(values, ensure_ascii=False).encode()
