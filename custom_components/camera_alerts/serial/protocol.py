@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 import json
 import math
 import re
@@ -112,6 +113,9 @@ _FALSE_WORDS: Final = frozenset({"false", "off"})
 _CONTROL_CHARS: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
+# Boards repeat the same few keys on every line; a bounded cache makes the
+# regex a one-time cost per key without letting random keys grow memory.
+@lru_cache(maxsize=1024)
 def normalize_key(raw: str) -> str | None:
     """Return the key as `[a-z0-9_]{1,32}`, or None when nothing valid is left.
 
