@@ -233,7 +233,9 @@ class AmqpSink(BufferedSink):
                         _LOGGER.info("AMQP delivery to %s resumed", self.safe_url)
             except asyncio.CancelledError:
                 raise
-            except Exception as err:
+            except (
+                Exception
+            ) as err:  # any broker or network failure means: wait, then retry
                 self._async_note_problem(err)
                 if self._connection is None or self._exchange is None:
                     await self._async_close_connection()
@@ -296,7 +298,9 @@ async def async_validate_amqp(url: str, exchange: str) -> None:
         aiormq.exceptions.AuthenticationError,
     ) as err:
         raise InvalidAuth(redact(str(err))) from err
-    except Exception as err:
+    except (
+        Exception
+    ) as err:  # bad URL, refused, timeout, TLS: all mean the flow cannot connect
         raise CannotConnect(redact(f"{type(err).__name__}: {err}")) from err
     try:
         channel = await connection.channel()
@@ -305,7 +309,7 @@ async def async_validate_amqp(url: str, exchange: str) -> None:
         )
     except aiormq.exceptions.ChannelAccessRefused as err:
         raise InvalidAuth(redact(str(err))) from err
-    except Exception as err:
+    except Exception as err:  # e.g. the exchange exists with another type
         raise CannotConnect(redact(f"{type(err).__name__}: {err}")) from err
     finally:
         with contextlib.suppress(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 from homeassistant.core import callback
 
 from ..models import DetectionEvent
-from .base import BufferedSink, Sink
+from .base import BufferedSink, Sink, redact
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,6 +23,11 @@ DEFAULT_NOTIFY_INTERVAL = 1.0
 DEFAULT_DRAIN_TIMEOUT = 2.0
 
 
+def _safe(sink: Sink, err: BaseException) -> str:
+    """Describe an error for the log; tracebacks are left out as they may hold secrets."""
+    return redact(f"{type(err).__name__}: {err}", sink._secrets)
+
+
 class _Lane:
     """The bounded queue and worker task in front of one sink."""
 
@@ -31,8 +36,8 @@ class _Lane:
         self.maxsize = maxsize
         self.queue: deque[DetectionEvent] = deque()
         self.wakeup = asyncio.Event()
+        # Set once the sink has started and its queue is empty.
         self.idle = asyncio.Event()
-        self.idle.set()
         self.task: asyncio.Task[None] | None = None
         self.overflowing = False
 
@@ -58,8 +63,8 @@ class _Lane:
         sink = self.sink
         try:
             await sink.async_start()
-        except Exception as err:
-            _LOGGER.debug("Sink %s failed to start", sink.name, exc_info=True)
+        except Exception as err:  # a broken sink must not stop the others
+            _LOGGER.debug("Sink %s failed to start: %s", sink.name, _safe(sink, err))
             sink._record_error(f"start failed: {err}", failed=0)
         while True:
             if not self.queue:
@@ -72,8 +77,10 @@ class _Lane:
             sink.state.queued = len(self.queue)
             try:
                 await sink.async_handle(event)
-            except Exception as err:
-                _LOGGER.debug("Sink %s failed on an event", sink.name, exc_info=True)
+            except Exception as err:  # same reason: contain the sink
+                _LOGGER.debug(
+                    "Sink %s failed on an event: %s", sink.name, _safe(sink, err)
+                )
                 sink._record_error(str(err) or type(err).__name__)
 
 
@@ -142,8 +149,8 @@ class Dispatcher:
     async def _async_start_buffered(self, sink: BufferedSink) -> None:
         try:
             await sink.async_start()
-        except Exception as err:
-            _LOGGER.debug("Sink %s failed to start", sink.name, exc_info=True)
+        except Exception as err:  # a broken sink must not stop the others
+            _LOGGER.debug("Sink %s failed to start: %s", sink.name, _safe(sink, err))
             sink._record_error(f"start failed: {err}", failed=0)
 
     @callback
@@ -156,8 +163,10 @@ class Dispatcher:
         for sink in self._buffered:
             try:
                 sink.accept(event)
-            except Exception as err:
-                _LOGGER.debug("Sink %s refused an event", sink.name, exc_info=True)
+            except Exception as err:  # the caller must never see a sink's error
+                _LOGGER.debug(
+                    "Sink %s refused an event: %s", sink.name, _safe(sink, err)
+                )
                 sink._record_error(str(err) or type(err).__name__)
         self._async_schedule_notify()
 
@@ -178,7 +187,7 @@ class Dispatcher:
         return remove
 
     async def async_drain(self) -> None:
-        """Wait until every dispatcher queue is empty (used by tests and benchmarks)."""
+        """Wait until every sink has started and its queue is empty (tests, benchmarks)."""
         await asyncio.gather(*(lane.idle.wait() for lane in self._lanes))
 
     async def async_stop(self) -> None:
@@ -214,8 +223,10 @@ class Dispatcher:
     async def _async_stop_sink(self, sink: Sink) -> None:
         try:
             await sink.async_stop()
-        except Exception:
-            _LOGGER.debug("Sink %s failed to stop cleanly", sink.name, exc_info=True)
+        except Exception as err:  # stopping must still reach every other sink
+            _LOGGER.debug(
+                "Sink %s failed to stop cleanly: %s", sink.name, _safe(sink, err)
+            )
 
     @callback
     def _async_schedule_notify(self) -> None:
@@ -235,5 +246,5 @@ class Dispatcher:
         for listener in list(self._listeners):
             try:
                 listener()
-            except Exception:
+            except Exception:  # a listener must not break dispatching
                 _LOGGER.exception("Error in a sink status listener")
