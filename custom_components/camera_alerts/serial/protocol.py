@@ -21,6 +21,8 @@ MAX_STRING_LENGTH: Final = 255
 MAX_UNIT_LENGTH: Final = 16
 MAX_NAME_LENGTH: Final = 64
 MAX_DEVICE_CLASS_LENGTH: Final = 40
+# Integers beyond 64 bits are never a sensor reading, and huge ones are slow to print.
+MAX_INT_MAGNITUDE: Final = 2**63
 DESCRIBE_MARKER: Final = "#describe"
 COMMENT_MARKER: Final = "#"
 
@@ -209,12 +211,16 @@ def _json_value(raw: Any) -> Value | None | ErrorKind:
     if isinstance(raw, bool):
         return raw
     if isinstance(raw, int):
-        return raw
+        return _checked_int(raw)
     if isinstance(raw, float):
         return raw if math.isfinite(raw) else ErrorKind.BAD_VALUE
     if isinstance(raw, str):
         return _checked_string(raw)
     return ErrorKind.BAD_VALUE
+
+
+def _checked_int(raw: int) -> int | ErrorKind:
+    return raw if -MAX_INT_MAGNITUDE < raw < MAX_INT_MAGNITUDE else ErrorKind.BAD_VALUE
 
 
 def _checked_string(raw: str) -> str | ErrorKind:
@@ -257,7 +263,7 @@ def _pair_value(raw: str) -> Value | ErrorKind:
     if lowered in _FALSE_WORDS:
         return False
     if _INTEGER.fullmatch(raw):
-        return int(raw)
+        return _checked_int(int(raw))
     if _NUMBER.fullmatch(raw):
         number = float(raw)
         return number if math.isfinite(number) else ErrorKind.BAD_VALUE
