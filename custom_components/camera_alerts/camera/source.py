@@ -35,16 +35,22 @@ _MAX_PLAUSIBLE_FPS: Final = 240.0
 _MAX_PACING_LAG: Final = 1.0
 
 
-def _force_rtsp_over_tcp() -> None:
-    """Ask OpenCV's FFmpeg backend for RTSP over TCP.
+# FFmpeg options for every capture. RTSP over TCP: UDP loses packets behind NAT
+# and on Wi-Fi, which shows up as smeared frames. A 1 s analysis window: the
+# default (5 s, 20 frames to measure the rate) delays every (re)connection by
+# seconds on a low-frame-rate camera and only buffers frames that are then stale.
+_CAPTURE_OPTIONS: Final = "rtsp_transport;tcp|analyzeduration;1000000"
 
-    UDP loses packets behind NAT and on Wi-Fi, which shows up as smeared frames.
-    OpenCV reads this variable at every open; a value set by the user wins.
+
+def _set_capture_options() -> None:
+    """Hand our FFmpeg options to OpenCV, which reads them at every open.
+
+    A value the user set in the environment wins.
     """
-    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", _CAPTURE_OPTIONS)
 
 
-_force_rtsp_over_tcp()
+_set_capture_options()
 
 
 class SourceError(Exception):
@@ -322,14 +328,17 @@ class OpenCvSource:
         """Stop the reader and join it; return True when the thread has ended.
 
         The capture is released by the reader thread itself: OpenCV captures are
-        not safe to release while another thread is inside read(). The wait is
-        bounded by the read timeout (a stalled stream) plus a margin.
+        not safe to release while another thread is inside open() or read(), so
+        the default wait covers the longer of the open and read timeouts (a
+        stalled stream) plus a margin.
         """
         self._stop.set()
         thread = self._thread
         if thread is None:
             return True
-        thread.join(self._read_timeout + 2.0 if timeout is None else timeout)
+        if timeout is None:
+            timeout = max(self._open_timeout, self._read_timeout) + 2.0
+        thread.join(timeout)
         if thread.is_alive():
             _LOGGER.warning("Camera %s: reader did not stop in time", self.name)
             return False
