@@ -13,8 +13,9 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .camera_runtime import CameraRuntime
 from .coordinator import StatusCoordinator
-from .entity import CameraAlertsEntity, hub_device_info
+from .entity import CameraAlertsCameraEntity, CameraAlertsEntity, hub_device_info
 from .runtime import CameraAlertsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -26,14 +27,33 @@ PROBLEM_DESCRIPTION = BinarySensorEntityDescription(
     entity_category=EntityCategory.DIAGNOSTIC,
 )
 
+CONNECTIVITY_DESCRIPTION = BinarySensorEntityDescription(
+    key="connectivity",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+MOTION_DESCRIPTION = BinarySensorEntityDescription(
+    key="motion",
+    device_class=BinarySensorDeviceClass.MOTION,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: CameraAlertsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the hub's problem sensor."""
-    async_add_entities([ProblemBinarySensor(entry.runtime_data.status)])
+    """Add the hub's problem sensor and each camera's binary sensors."""
+    runtime = entry.runtime_data
+    async_add_entities([ProblemBinarySensor(runtime.status)])
+    for camera in runtime.cameras.values():
+        entities: list[BinarySensorEntity] = [
+            ConnectivityBinarySensor(camera),
+            MotionBinarySensor(camera),
+        ]
+        entities.extend(ObjectPresenceBinarySensor(camera, label) for label in camera.labels)
+        async_add_entities(entities, config_subentry_id=camera.subentry.subentry_id)
 
 
 class ProblemBinarySensor(CameraAlertsEntity[StatusCoordinator], BinarySensorEntity):
@@ -57,3 +77,57 @@ class ProblemBinarySensor(CameraAlertsEntity[StatusCoordinator], BinarySensorEnt
     def extra_state_attributes(self) -> dict[str, Any]:
         """Say which parts are unhealthy."""
         return {"problems": list(self.coordinator.data.problems)}
+
+
+class ConnectivityBinarySensor(CameraAlertsCameraEntity, BinarySensorEntity):
+    """On while the camera delivers frames; stays available to say it does not."""
+
+    def __init__(self, camera: CameraRuntime) -> None:
+        """Attach to the camera."""
+        super().__init__(camera, CONNECTIVITY_DESCRIPTION)
+
+    @property
+    def available(self) -> bool:
+        """Always report, especially when the camera is down."""
+        return self.coordinator.last_update_success
+
+    @property
+    def is_on(self) -> bool:
+        """Return True while connected."""
+        return self.coordinator.data.connected
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Say why the camera is down, without credentials."""
+        return {"last_error": self.coordinator.data.last_error}
+
+
+class MotionBinarySensor(CameraAlertsCameraEntity, BinarySensorEntity):
+    """On while the motion gate sees motion."""
+
+    def __init__(self, camera: CameraRuntime) -> None:
+        """Attach to the camera."""
+        super().__init__(camera, MOTION_DESCRIPTION)
+
+    @property
+    def is_on(self) -> bool:
+        """Return True while there is motion."""
+        return self.coordinator.data.motion
+
+
+class ObjectPresenceBinarySensor(CameraAlertsCameraEntity, BinarySensorEntity):
+    """On while at least one object of a label is tracked."""
+
+    _attr_device_class = BinarySensorDeviceClass.OCCUPANCY
+    _attr_translation_key = "object_present"
+
+    def __init__(self, camera: CameraRuntime, label: str) -> None:
+        """Attach to the camera, one sensor per watched label."""
+        super().__init__(camera, BinarySensorEntityDescription(key=f"present_{label}"))
+        self.label = label
+        self._attr_translation_placeholders = {"label": label}
+
+    @property
+    def is_on(self) -> bool:
+        """Return True while an object with this label is tracked."""
+        return self.coordinator.data.counts.get(self.label, 0) > 0

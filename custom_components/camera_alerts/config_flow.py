@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+)
+from homeassistant.core import callback
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -14,11 +19,20 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .camera_flow import CameraSubentryFlow
 from .const import (
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
     DEFAULT_INFERENCE_THREADS,
     DOMAIN,
+    LOGGER,
+    SUBENTRY_CAMERA,
+)
+from .inference import (
+    DetectorError,
+    ModelNotFoundError,
+    UnsupportedModelError,
+    load_detector,
 )
 
 TITLE = "Camera Alerts"
@@ -42,12 +56,19 @@ def _hub_schema(defaults: dict[str, Any]) -> vol.Schema:
 
 
 def _model_error(model_path: str) -> str | None:
-    """Check a user model path; blocking, so it runs in the executor."""
+    """Try to load a user model; blocking, so it runs in the executor."""
     if not model_path:
         return None
-    path = Path(model_path)
-    if not path.is_file():
+    try:
+        load_detector(model_path, warmup=False)
+    except ModelNotFoundError:
         return "model_not_found"
+    except UnsupportedModelError as err:
+        LOGGER.warning("Model %s is not supported: %s", model_path, err)
+        return "unsupported_model"
+    except DetectorError as err:
+        LOGGER.warning("Model %s cannot be loaded: %s", model_path, err)
+        return "invalid_model"
     return None
 
 
@@ -55,6 +76,14 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up the Camera Alerts hub."""
 
     VERSION = 1
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Cameras and serial boards are added to the hub as subentries."""
+        return {SUBENTRY_CAMERA: CameraSubentryFlow}
 
     async def _async_validate(
         self, user_input: dict[str, Any]

@@ -41,3 +41,19 @@ SERVICE_STOP: Final = "stop"
 SERVICE_RESTART: Final = "restart"
 SERVICE_GET_STATUS: Final = "get_status"
 ATTR_CAMERA: Final = "camera"
+
+# Camera subentry data.
+CONF_NAME: Final = "name"
+CONF_STREAM_URL: Final = "stream_url"
+CONF_CAMERA_ENTITY: Final = "camera_entity"
+CONF_FPS: Final = "fps"
+CONF_LABELS: Final = "labels"
+CONF_MIN_SCORE: Final = "min_score"
+CONF_LABEL_SCORES: Final = "label_scores"
+CONF_ZONES: Final = "zones"
+CONF_MOTION_MASK: Final = "motion_mask"
+CONF_FRIGATE_CAMERA: Final = "frigate_camera"
+DEFAULT_FPS: Final = 5.0
+DEFAULT_MIN_SCORE: Final = 0.5
+DEFAULT_LABELS: Final = ("person",)
+MAX_SNAPSHOTS_PER_CAMERA: Final = 100

@@ -80,3 +80,36 @@ class StatusCoordinator(DataUpdateCoordinator[RuntimeStatus]):
             update_interval=None,
         )
         self.data = initial
+
+
+@dataclass(frozen=True, slots=True)
+class CameraState:
+    """What one camera's entities show; pushed by its processor."""
+
+    connected: bool = False
+    enabled: bool = True
+    motion: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    inference_ms: float | None = None
+    processed_fps: float = 0.0
+    skipped_frames: int = 0
+    last_error: str | None = None
+
+
+class CameraCoordinator(DataUpdateCoordinator[CameraState]):
+    """Carry one camera's state to its entities; the camera runtime pushes updates."""
+
+    config_entry: CameraAlertsConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: CameraAlertsConfigEntry, camera: str
+    ) -> None:
+        """Initialise with a camera that has not connected yet."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN}_camera_{camera}",
+            update_interval=None,
+        )
+        self.data = CameraState()

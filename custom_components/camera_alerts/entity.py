@@ -12,6 +12,8 @@ from homeassistant.helpers.update_coordinator import (
 )
 
 from .const import DOMAIN
+from .camera_runtime import CameraRuntime
+from .coordinator import CameraCoordinator
 from .runtime import CameraAlertsConfigEntry
 
 
@@ -57,3 +59,33 @@ class CameraAlertsEntity[CoordinatorT: DataUpdateCoordinator[Any]](
         self.entity_description = description
         self._attr_device_info = device_info
         self._attr_unique_id = unique_id
+
+
+def camera_device_info(entry: CameraAlertsConfigEntry, camera: CameraRuntime) -> DeviceInfo:
+    """Describe the device of one camera subentry."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, camera.subentry.subentry_id)},
+        name=camera.name,
+        manufacturer="Camera Alerts",
+        model="Camera detector",
+        via_device=(DOMAIN, entry.entry_id),
+    )
+
+
+class CameraAlertsCameraEntity(CameraAlertsEntity[CameraCoordinator]):
+    """An entity of one camera device; unavailable while the camera is down."""
+
+    def __init__(self, camera: CameraRuntime, description: EntityDescription) -> None:
+        """Attach the entity to the camera's device."""
+        super().__init__(
+            camera.coordinator,
+            description,
+            camera_device_info(camera.entry, camera),
+            f"{camera.subentry.subentry_id}_{description.key}",
+        )
+        self.camera = camera
+
+    @property
+    def available(self) -> bool:
+        """Available while the camera delivers frames."""
+        return super().available and self.coordinator.data.connected

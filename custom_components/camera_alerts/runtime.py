@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+import threading
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 
-from .const import LOGGER
+from .camera_runtime import CameraRuntime, parse_label_scores
+from .const import (
+    CONF_INFERENCE_THREADS,
+    CONF_LABEL_SCORES,
+    CONF_LABELS,
+    CONF_MIN_SCORE,
+    CONF_MODEL_PATH,
+    DEFAULT_INFERENCE_THREADS,
+    DEFAULT_LABELS,
+    DEFAULT_MIN_SCORE,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_CAMERA,
+)
 from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
+from .inference import Detector, DetectorError, load_detector
+from .models import DetectionEvent
 
 type CameraAlertsConfigEntry = ConfigEntry[CameraAlertsRuntime]
+
+MODEL_ISSUE_ID = "model_invalid"
+
+
+def detector_options(subentry_data: dict[str, Any]) -> dict[str, Any]:
+    """Return `load_detector` keyword arguments for one camera's labels and scores."""
+    labels = list(subentry_data.get(CONF_LABELS) or DEFAULT_LABELS)
+    min_score = float(subentry_data.get(CONF_MIN_SCORE, DEFAULT_MIN_SCORE))
+    scores = parse_label_scores(subentry_data.get(CONF_LABEL_SCORES, ""))
+    min_scores = {label: scores.get(label, min_score) for label in labels}
+    return {
+        "labels": labels,
+        "min_scores": min_scores,
+        "score_threshold": min(min_scores.values()),
+    }
 
 
 class CameraAlertsRuntime:
@@ -24,35 +58,102 @@ class CameraAlertsRuntime:
         self.running = False
         self.startup_completed = False
         self.alerts_processed = 0
+        self.model_error: str | None = None
+        self.cameras: dict[str, CameraRuntime] = {}
         self.host = HostCoordinator(hass, entry)
         self.status = StatusCoordinator(hass, entry, self._snapshot())
+        # One inference at a time: parallel sessions would only fight over the cores.
+        self._detect_lock = threading.Semaphore(1)
         self._unsubscribers: list[Callable[[], None]] = []
 
     async def async_setup(self) -> None:
         """Start monitoring and processing."""
         await self.host.async_config_entry_first_refresh()
         self._unsubscribers.append(self.host.async_add_listener(self._publish))
+        for subentry in self.entry.subentries.values():
+            if subentry.subentry_type == SUBENTRY_CAMERA:
+                await self._async_add_camera(subentry)
         self.running = True
+        for camera in self.cameras.values():
+            await camera.async_start()
         self.startup_completed = True
         self._publish()
-        LOGGER.debug("Camera Alerts runtime started")
+        LOGGER.debug("Camera Alerts runtime started with %d cameras", len(self.cameras))
 
     async def async_shutdown(self) -> None:
         """Stop everything this entry started."""
         self.running = False
+        for camera in self.cameras.values():
+            await camera.async_shutdown()
         while self._unsubscribers:
             self._unsubscribers.pop()()
         await self.host.async_shutdown()
         await self.status.async_shutdown()
 
+    async def _async_add_camera(self, subentry: ConfigSubentry) -> None:
+        try:
+            detector = await self._async_load_detector(dict(subentry.data))
+        except DetectorError as err:
+            self.model_error = str(err)
+            LOGGER.error("Camera %s cannot start: %s", subentry.data["name"], err)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                MODEL_ISSUE_ID,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=MODEL_ISSUE_ID,
+                translation_placeholders={"error": str(err)},
+            )
+            return
+        ir.async_delete_issue(self.hass, DOMAIN, MODEL_ISSUE_ID)
+        camera = CameraRuntime(
+            self.hass, self.entry, subentry, detector, self._detect_lock, self._on_event
+        )
+        self.cameras[subentry.subentry_id] = camera
+        self._unsubscribers.append(camera.coordinator.async_add_listener(self._publish))
+
+    async def _async_load_detector(self, subentry_data: dict[str, Any]) -> Detector:
+        data = self.entry.data
+        return await self.hass.async_add_executor_job(
+            partial(
+                load_detector,
+                data.get(CONF_MODEL_PATH) or None,
+                intra_op_num_threads=int(
+                    data.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS)
+                ),
+                **detector_options(subentry_data),
+            )
+        )
+
+    def _select(self, camera: str | None) -> list[CameraRuntime]:
+        if camera is None:
+            return list(self.cameras.values())
+        for runtime in self.cameras.values():
+            if camera in (runtime.name, runtime.slug, runtime.camera_entity_id):
+                return [runtime]
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="camera_not_found",
+            translation_placeholders={"camera": camera},
+        )
+
     async def async_start(self, camera: str | None = None) -> None:
-        """Turn processing on."""
-        self.running = True
+        """Turn processing on, for every camera or one."""
+        selected = self._select(camera)
+        if camera is None:
+            self.running = True
+        for runtime in selected:
+            await runtime.async_start()
         self._publish()
 
     async def async_stop(self, camera: str | None = None) -> None:
         """Turn processing off; host monitoring keeps running."""
-        self.running = False
+        selected = self._select(camera)
+        if camera is None:
+            self.running = False
+        for runtime in selected:
+            await runtime.async_stop()
         self._publish()
 
     async def async_restart(self, camera: str | None = None) -> None:
@@ -61,8 +162,8 @@ class CameraAlertsRuntime:
         await self.async_start(camera)
 
     @callback
-    def record_alert(self) -> None:
-        """Count one alert processed."""
+    def _on_event(self, event: DetectionEvent) -> None:
+        """Count one alert and pass it on to the sinks."""
         self.alerts_processed += 1
         self._publish()
 
@@ -71,6 +172,13 @@ class CameraAlertsRuntime:
         problems: list[str] = []
         if not self.host.last_update_success:
             problems.append("host_monitor_failed")
+        if self.model_error:
+            problems.append("model_invalid")
+        problems.extend(
+            f"camera_disconnected:{camera.name}"
+            for camera in self.cameras.values()
+            if camera.running and not camera.coordinator.data.connected
+        )
         return problems
 
     def status_document(self) -> dict[str, Any]:
@@ -81,8 +189,10 @@ class CameraAlertsRuntime:
             "monitors": {
                 "host": "ok" if self.host.last_update_success else "failed",
             },
-            "cameras_processing": [],
-            "cameras": {},
+            "cameras_processing": sorted(
+                camera.name for camera in self.cameras.values() if camera.running
+            ),
+            "cameras": {camera.name: camera.status() for camera in self.cameras.values()},
             "alerts_processed": self.alerts_processed,
             "handlers": {},
             "problems": self.problems(),

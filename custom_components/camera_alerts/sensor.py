@@ -11,13 +11,24 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
-from .entity import CameraAlertsEntity, host_device_info, hub_device_info
+from .camera_runtime import CameraRuntime
+from .coordinator import CameraState, HostCoordinator, RuntimeStatus, StatusCoordinator
+from .entity import (
+    CameraAlertsCameraEntity,
+    CameraAlertsEntity,
+    host_device_info,
+    hub_device_info,
+)
 from .host import HostStats
 from .runtime import CameraAlertsConfigEntry
 
@@ -108,6 +119,43 @@ STATUS_SENSORS: tuple[StatusSensorDescription, ...] = (
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class CameraSensorDescription(SensorEntityDescription):
+    """A camera sensor and how to read it from the camera state."""
+
+    value_fn: Callable[[CameraState], StateType]
+
+
+CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
+    CameraSensorDescription(
+        key="inference_time",
+        translation_key="inference_time",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.inference_ms,
+    ),
+    CameraSensorDescription(
+        key="processed_fps",
+        translation_key="processed_fps",
+        native_unit_of_measurement="fps",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.processed_fps,
+    ),
+    CameraSensorDescription(
+        key="skipped_frames",
+        translation_key="skipped_frames",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda state: state.skipped_frames,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: CameraAlertsConfigEntry,
@@ -121,6 +169,12 @@ async def async_setup_entry(
     async_add_entities(
         StatusSensor(runtime.status, description) for description in STATUS_SENSORS
     )
+    for camera in runtime.cameras.values():
+        entities: list[SensorEntity] = [
+            CameraSensor(camera, description) for description in CAMERA_SENSORS
+        ]
+        entities.extend(ObjectCountSensor(camera, label) for label in camera.labels)
+        async_add_entities(entities, config_subentry_id=camera.subentry.subentry_id)
 
 
 class HostSensor(CameraAlertsEntity[HostCoordinator], SensorEntity):
@@ -173,3 +227,32 @@ class StatusSensor(CameraAlertsEntity[StatusCoordinator], SensorEntity):
     def native_value(self) -> StateType:
         """Return the current value."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class CameraSensor(CameraAlertsCameraEntity, SensorEntity):
+    """A processing figure of one camera."""
+
+    entity_description: CameraSensorDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """Return the latest figure."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+
+class ObjectCountSensor(CameraAlertsCameraEntity, SensorEntity):
+    """How many objects of one label the camera tracks right now."""
+
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_translation_key = "object_count"
+
+    def __init__(self, camera: CameraRuntime, label: str) -> None:
+        """Attach to the camera, one sensor per watched label."""
+        super().__init__(camera, SensorEntityDescription(key=f"count_{label}"))
+        self.label = label
+        self._attr_translation_placeholders = {"label": label}
+
+    @property
+    def native_value(self) -> int:
+        """Return the number of tracked objects with this label."""
+        return self.coordinator.data.counts.get(self.label, 0)

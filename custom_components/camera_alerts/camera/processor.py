@@ -1,0 +1,341 @@
+"""One camera's processing loop: newest frame → motion gate → detector → tracker.
+
+Runs in its own thread so capture, decoding and inference never touch the event
+loop. Results leave through a callback that the caller hands to its own loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+import threading
+import time
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ..inference import BoundingBox, Detection, Detector, DetectorError
+from .motion import MotionGate, detection_region
+from .source import Frame, FrameSlot
+from .tracker import TrackEvent, Tracker
+from .zones import Point, Zone, zones_for_box
+
+_LOGGER = logging.getLogger(__name__)
+
+# Tracked objects that stand still make no motion; re-detect them this often
+# so their tracks stay alive without paying for inference on every frame.
+STATIONARY_RECHECK_S = 1.0
+_BOX_COLOUR = (0, 200, 255)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSettings:
+    """How one camera is processed."""
+
+    fps: float
+    labels: tuple[str, ...]
+    min_scores: Mapping[str, float] = field(default_factory=dict)
+    zones: tuple[Zone, ...] = ()
+    motion_mask: tuple[tuple[Point, ...], ...] = ()
+    snapshot_dir: Path | None = None
+    max_snapshots: int = 100
+    motion_gate: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CameraEvent:
+    """A tracker event placed in zones, with its snapshot when one was saved."""
+
+    type: str
+    track_id: int
+    event_id: str
+    label: str
+    class_id: int
+    score: float
+    bbox: BoundingBox
+    zones: tuple[str, ...]
+    snapshot: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorResult:
+    """What one processed frame produced."""
+
+    frame_width: int
+    frame_height: int
+    events: tuple[CameraEvent, ...]
+    counts: Mapping[str, int]
+    motion: bool
+    detected: bool
+    inference_ms: float | None
+    processed_fps: float
+    skipped_frames: int
+    frames_processed: int
+    frames_detected: int
+
+
+class CameraProcessor:
+    """Process the newest frames of one camera at a bounded rate."""
+
+    def __init__(
+        self,
+        name: str,
+        slot: FrameSlot,
+        detector: Detector,
+        settings: ProcessorSettings,
+        on_result: Callable[[ProcessorResult], None],
+        detect_lock: threading.Semaphore,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Wire the processor; `start` launches its thread."""
+        self.name = name
+        self.slot = slot
+        self.detector = detector
+        self.settings = settings
+        self._on_result = on_result
+        self._detect_lock = detect_lock
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._image_lock = threading.Lock()
+        self._latest_image: npt.NDArray[np.uint8] | None = None
+        self._latest_detections: list[Detection] = []
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._motion = MotionGate(mask=self.settings.motion_mask)
+        self._tracker = Tracker()
+        self._last_seq = 0
+        self._last_detect_at = float("-inf")
+        self._skipped = 0
+        self._processed = 0
+        self._detected = 0
+        self._recent: deque[float] = deque(maxlen=20)
+        self._snapshots: deque[Path] = deque()
+
+    @property
+    def running(self) -> bool:
+        """Return True while the processing thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the processing thread (idempotent)."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._reset_state()
+        self._thread = threading.Thread(
+            target=self._run, name=f"camera_alerts.processor.{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it; tracks in flight are ended."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def annotated_jpeg(self) -> bytes | None:
+        """Encode the latest processed frame with its boxes drawn (blocking)."""
+        with self._image_lock:
+            image = self._latest_image
+            detections = list(self._latest_detections)
+        if image is None:
+            return None
+        drawn = draw_detections(image, detections)
+        ok, buffer = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        return bytes(buffer) if ok else None
+
+    def _run(self) -> None:
+        interval = 1.0 / self.settings.fps
+        next_tick = self._clock()
+        while not self._stop.is_set():
+            frame = self.slot.get_newer(self._last_seq, timeout=min(1.0, interval * 2))
+            if frame is None:
+                continue
+            if self._last_seq:
+                self._skipped += max(0, frame.seq - self._last_seq - 1)
+            self._last_seq = frame.seq
+            try:
+                result = self.process(frame)
+            except DetectorError as err:
+                _LOGGER.warning("Camera %s: detection failed: %s", self.name, err)
+            else:
+                self._on_result(result)
+            next_tick += interval
+            wait = next_tick - self._clock()
+            if wait > 0:
+                self._stop.wait(wait)
+            else:
+                next_tick = self._clock()
+        self._end_tracks()
+
+    def _end_tracks(self) -> None:
+        """Close every open track so listeners never keep a ghost object."""
+        events = self._tracker.end_all(self._clock())
+        if not events:
+            return
+        width, height = events[0].frame_width, events[0].frame_height
+        self._on_result(
+            ProcessorResult(
+                frame_width=width,
+                frame_height=height,
+                events=tuple(
+                    self._camera_event(event, None, width, height) for event in events
+                ),
+                counts={},
+                motion=False,
+                detected=False,
+                inference_ms=None,
+                processed_fps=0.0,
+                skipped_frames=self._skipped,
+                frames_processed=self._processed,
+                frames_detected=self._detected,
+            )
+        )
+
+    def process(self, frame: Frame) -> ProcessorResult:
+        """Run one frame through the gate, the detector and the tracker."""
+        image = frame.image
+        height, width = image.shape[:2]
+        now = self._clock()
+        self._processed += 1
+        self._recent.append(now)
+        motion_boxes = self._motion.update(image) if self.settings.motion_gate else []
+        region: tuple[float, float, float, float] | None = None
+        run = not self.settings.motion_gate
+        if motion_boxes:
+            run = True
+            region = detection_region(motion_boxes, (width, height), self.detector.input_size)
+        elif self._tracker.has_active_tracks() and (
+            now - self._last_detect_at >= STATIONARY_RECHECK_S
+        ):
+            run = True
+        detections: list[Detection] | None = None
+        inference_ms: float | None = None
+        if run:
+            started = time.perf_counter()
+            with self._detect_lock:
+                detections = self.detector.detect(image, region=region)
+            inference_ms = (time.perf_counter() - started) * 1000
+            self._last_detect_at = now
+            self._detected += 1
+            if self.settings.zones:
+                detections = [d for d in detections if self._zones_of(d, width, height)]
+        events = self._tracker.update(detections, now, (width, height))
+        camera_events = tuple(self._camera_event(e, image, width, height) for e in events)
+        if detections is not None:
+            with self._image_lock:
+                self._latest_image = image
+                self._latest_detections = detections
+        return ProcessorResult(
+            frame_width=width,
+            frame_height=height,
+            events=camera_events,
+            counts=self._tracker.counts(),
+            motion=bool(motion_boxes),
+            detected=run,
+            inference_ms=inference_ms,
+            processed_fps=self._fps(),
+            skipped_frames=self._skipped,
+            frames_processed=self._processed,
+            frames_detected=self._detected,
+        )
+
+    def _zones_of(self, detection: Detection, width: int, height: int) -> list[str]:
+        box = detection.bbox
+        return zones_for_box(
+            self.settings.zones,
+            box["x"] / width,
+            box["y"] / height,
+            box["width"] / width,
+            box["height"] / height,
+        )
+
+    def _camera_event(
+        self,
+        event: TrackEvent,
+        image: npt.NDArray[np.uint8] | None,
+        width: int,
+        height: int,
+    ) -> CameraEvent:
+        box = event.bbox
+        zones = zones_for_box(
+            self.settings.zones,
+            box["x"] / width,
+            box["y"] / height,
+            box["width"] / width,
+            box["height"] / height,
+        )
+        snapshot = None
+        if (
+            event.type == "new"
+            and image is not None
+            and self.settings.snapshot_dir is not None
+        ):
+            snapshot = self._save_snapshot(event, image)
+        return CameraEvent(
+            type=str(event.type),
+            track_id=event.track_id,
+            event_id=event.event_id,
+            label=event.label,
+            class_id=event.class_id,
+            score=event.score,
+            bbox=box,
+            zones=tuple(zones),
+            snapshot=snapshot,
+        )
+
+    def _save_snapshot(self, event: TrackEvent, image: npt.NDArray[np.uint8]) -> str | None:
+        assert self.settings.snapshot_dir is not None
+        directory = self.settings.snapshot_dir
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / f"{event.event_id}.jpg"
+            drawn = draw_detections(
+                image,
+                [Detection(event.class_id, event.label, event.score, event.bbox)],
+            )
+            if not cv2.imwrite(str(path), drawn, [cv2.IMWRITE_JPEG_QUALITY, 85]):
+                return None
+        except OSError as err:
+            _LOGGER.warning("Camera %s: cannot save snapshot: %s", self.name, err)
+            return None
+        self._snapshots.append(path)
+        while len(self._snapshots) > self.settings.max_snapshots:
+            self._snapshots.popleft().unlink(missing_ok=True)
+        return str(path)
+
+    def _fps(self) -> float:
+        if len(self._recent) < 2:
+            return 0.0
+        span = self._recent[-1] - self._recent[0]
+        return round((len(self._recent) - 1) / span, 2) if span > 0 else 0.0
+
+
+def draw_detections(
+    image: npt.NDArray[np.uint8], detections: list[Detection]
+) -> npt.NDArray[np.uint8]:
+    """Return a copy of the frame with labelled boxes."""
+    drawn = image.copy()
+    for detection in detections:
+        box = detection.bbox
+        x1, y1 = int(box["x"]), int(box["y"])
+        x2, y2 = int(box["x"] + box["width"]), int(box["y"] + box["height"])
+        cv2.rectangle(drawn, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
+        cv2.putText(
+            drawn,
+            f"{detection.class_name} {detection.confidence:.2f}",
+            (x1, max(12, y1 - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            _BOX_COLOUR,
+            1,
+            cv2.LINE_AA,
+        )
+    return drawn

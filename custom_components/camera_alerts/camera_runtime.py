@@ -1,0 +1,313 @@
+"""The Home Assistant side of one camera: source, processor, state and events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import threading
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.camera import async_get_image
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_call_later
+from homeassistant.util import slugify
+
+from .camera.processor import CameraProcessor, ProcessorResult, ProcessorSettings
+from .camera.source import FrameSlot, OpenCvSource, SourceError, decode_image
+from .camera.url import redact_url
+from .camera.zones import parse_mask, parse_zones
+from .const import (
+    CONF_CAMERA_ENTITY,
+    CONF_FPS,
+    CONF_LABEL_SCORES,
+    CONF_LABELS,
+    CONF_MIN_SCORE,
+    CONF_MOTION_MASK,
+    CONF_STREAM_URL,
+    CONF_ZONES,
+    DEFAULT_FPS,
+    DEFAULT_MIN_SCORE,
+    DOMAIN,
+    EVENT_DETECTION,
+    LOGGER,
+    MAX_SNAPSHOTS_PER_CAMERA,
+)
+from .coordinator import CameraCoordinator, CameraState
+from .models import DetectionEvent, EventType, RelativeBox
+
+if TYPE_CHECKING:
+    from .inference import Detector
+    from .runtime import CameraAlertsConfigEntry
+
+# A camera that stays down this long raises a repair issue.
+CAMERA_DOWN_ISSUE_DELAY = timedelta(minutes=5)
+
+
+def parse_label_scores(raw: str) -> dict[str, float]:
+    """Parse `person=0.6, car=0.5` into per-label minimum scores."""
+    scores: dict[str, float] = {}
+    for part in raw.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        label, sep, value = part.partition("=")
+        if not sep:
+            label, sep, value = part.partition(":")
+        if not sep or not label.strip():
+            raise ValueError(f"expected label=score, got {part.strip()!r}")
+        score = float(value)
+        if not 0.0 < score <= 1.0:
+            raise ValueError(f"score for {label.strip()} must be in (0, 1]")
+        scores[label.strip()] = score
+    return scores
+
+
+class CameraRuntime:
+    """Run one camera subentry: frames in, detection events out."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: CameraAlertsConfigEntry,
+        subentry: ConfigSubentry,
+        detector: Detector,
+        detect_lock: threading.Semaphore,
+        on_event: Callable[[DetectionEvent], None],
+    ) -> None:
+        """Prepare the camera from its subentry; nothing runs until `async_start`."""
+        self.hass = hass
+        self.entry = entry
+        self.subentry = subentry
+        self.name: str = subentry.data["name"]
+        self.slug = slugify(self.name)
+        self.coordinator = CameraCoordinator(hass, entry, self.name)
+        self.camera_entity_id: str | None = None
+        self.latest_result: ProcessorResult | None = None
+        self._on_event = on_event
+        self._event_listeners: list[Callable[[DetectionEvent], None]] = []
+        data = subentry.data
+        self.labels: list[str] = list(data.get(CONF_LABELS) or ["person"])
+        self._stream_url: str | None = data.get(CONF_STREAM_URL) or None
+        self._camera_entity: str | None = data.get(CONF_CAMERA_ENTITY) or None
+        self.fps = float(data.get(CONF_FPS, DEFAULT_FPS))
+        self._slot = FrameSlot()
+        self._source: OpenCvSource | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._down_timer: CALLBACK_TYPE | None = None
+        min_score = float(data.get(CONF_MIN_SCORE, DEFAULT_MIN_SCORE))
+        label_scores = parse_label_scores(data.get(CONF_LABEL_SCORES, ""))
+        self.processor = CameraProcessor(
+            self.name,
+            self._slot,
+            detector,
+            ProcessorSettings(
+                fps=self.fps,
+                labels=tuple(self.labels),
+                min_scores={
+                    label: label_scores.get(label, min_score) for label in self.labels
+                },
+                zones=parse_zones(data.get(CONF_ZONES)),
+                motion_mask=parse_mask(data.get(CONF_MOTION_MASK)),
+                snapshot_dir=Path(hass.config.media_dirs.get("local", hass.config.path("media")))
+                / DOMAIN
+                / self.slug,
+                max_snapshots=MAX_SNAPSHOTS_PER_CAMERA,
+            ),
+            on_result=self._result_from_thread,
+            detect_lock=detect_lock,
+        )
+
+    @property
+    def running(self) -> bool:
+        """Return True while frames are being processed."""
+        return self.processor.running
+
+    @property
+    def source_description(self) -> str:
+        """Describe the source without credentials."""
+        if self._stream_url:
+            return redact_url(self._stream_url)
+        return self._camera_entity or ""
+
+    async def async_start(self) -> None:
+        """Start reading frames and processing them."""
+        if self.processor.running:
+            return
+        self._slot = self._slot if not self._slot.closed else FrameSlot()
+        self.processor.slot = self._slot
+        if self._stream_url:
+            self._source = OpenCvSource(
+                self._stream_url,
+                self._slot,
+                name=self.name,
+                on_state=self._state_from_thread,
+            )
+            await self.hass.async_add_executor_job(self._source.start)
+        elif self._camera_entity:
+            self._poll_task = self.entry.async_create_background_task(
+                self.hass, self._async_poll_entity(), f"{DOMAIN} poll {self.name}"
+            )
+        await self.hass.async_add_executor_job(self.processor.start)
+        self._push(enabled=True)
+
+    async def async_stop(self) -> None:
+        """Stop processing and reading; joins every thread this camera started."""
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            await asyncio.gather(self._poll_task, return_exceptions=True)
+            self._poll_task = None
+        self._slot.close()
+        source, self._source = self._source, None
+        if source is not None:
+            await self.hass.async_add_executor_job(source.stop)
+        await self.hass.async_add_executor_job(self.processor.stop)
+        self._cancel_down_timer()
+        self._push(enabled=False, counts={}, motion=False)
+
+    async def async_shutdown(self) -> None:
+        """Stop everything and drop the repair issue this camera may have raised."""
+        await self.async_stop()
+        ir.async_delete_issue(self.hass, DOMAIN, self._down_issue_id)
+        await self.coordinator.async_shutdown()
+
+    @callback
+    def async_add_event_listener(
+        self, listener: Callable[[DetectionEvent], None]
+    ) -> CALLBACK_TYPE:
+        """Call `listener` with every detection event of this camera."""
+        self._event_listeners.append(listener)
+        return lambda: self._event_listeners.remove(listener)
+
+    async def async_snapshot_jpeg(self) -> bytes | None:
+        """Return the latest processed frame with its boxes drawn, as JPEG."""
+        return await self.hass.async_add_executor_job(self.processor.annotated_jpeg)
+
+    def status(self) -> dict[str, Any]:
+        """Return this camera's part of the status document."""
+        state = self.coordinator.data
+        return {
+            "running": self.running,
+            "connected": state.connected,
+            "source": self.source_description,
+            "fps": self.fps,
+            "processed_fps": state.processed_fps,
+            "skipped_frames": state.skipped_frames,
+            "inference_ms": state.inference_ms,
+            "counts": dict(state.counts),
+            "last_error": state.last_error,
+        }
+
+    async def _async_poll_entity(self) -> None:
+        """Feed frames from a Home Assistant camera entity at the detection fps."""
+        assert self._camera_entity is not None
+        interval = 1.0 / self.fps
+        while True:
+            started = self.hass.loop.time()
+            try:
+                image = await async_get_image(self.hass, self._camera_entity)
+                frame = await self.hass.async_add_executor_job(decode_image, image.content)
+            except (HomeAssistantError, SourceError) as err:
+                self._set_connected(False, str(err))
+            else:
+                self._slot.put(frame)
+                self._set_connected(True, None)
+            await asyncio.sleep(max(0.0, interval - (self.hass.loop.time() - started)))
+
+    def _state_from_thread(self, connected: bool, error: str | None) -> None:
+        self.hass.loop.call_soon_threadsafe(self._set_connected, connected, error)
+
+    def _result_from_thread(self, result: ProcessorResult) -> None:
+        self.hass.loop.call_soon_threadsafe(self._handle_result, result)
+
+    @callback
+    def _set_connected(self, connected: bool, error: str | None) -> None:
+        state = self.coordinator.data
+        if state.connected == connected and state.last_error == error:
+            return
+        if connected:
+            self._cancel_down_timer()
+            ir.async_delete_issue(self.hass, DOMAIN, self._down_issue_id)
+            if not state.connected:
+                LOGGER.info("Camera %s connected", self.name)
+        else:
+            if state.connected:
+                LOGGER.warning("Camera %s disconnected: %s", self.name, error)
+            if self._down_timer is None:
+                self._down_timer = async_call_later(
+                    self.hass, CAMERA_DOWN_ISSUE_DELAY, self._raise_down_issue
+                )
+        self._push(connected=connected, last_error=error)
+
+    @callback
+    def _raise_down_issue(self, _now: datetime) -> None:
+        self._down_timer = None
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            self._down_issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="camera_down",
+            translation_placeholders={
+                "camera": self.name,
+                "error": self.coordinator.data.last_error or "",
+            },
+        )
+
+    @callback
+    def _cancel_down_timer(self) -> None:
+        if self._down_timer is not None:
+            self._down_timer()
+            self._down_timer = None
+
+    @property
+    def _down_issue_id(self) -> str:
+        return f"camera_down_{self.subentry.subentry_id}"
+
+    @callback
+    def _handle_result(self, result: ProcessorResult) -> None:
+        self.latest_result = result
+        self._push(
+            counts=dict(result.counts),
+            motion=result.motion,
+            inference_ms=result.inference_ms,
+            processed_fps=result.processed_fps,
+            skipped_frames=result.skipped_frames,
+        )
+        for track_event in result.events:
+            box = track_event.bbox
+            width, height = result.frame_width, result.frame_height
+            event = DetectionEvent(
+                camera=self.name,
+                entity_id=self.camera_entity_id,
+                label=track_event.label,
+                class_id=track_event.class_id,
+                score=track_event.score,
+                box=RelativeBox(
+                    x=box["x"] / width,
+                    y=box["y"] / height,
+                    width=box["width"] / width,
+                    height=box["height"] / height,
+                ),
+                frame_width=width,
+                frame_height=height,
+                track_id=track_event.track_id,
+                type=EventType(track_event.type),
+                event_id=track_event.event_id,
+                timestamp=datetime.now(UTC),
+                zones=list(track_event.zones),
+                snapshot=track_event.snapshot,
+            )
+            self.hass.bus.async_fire(EVENT_DETECTION, event.as_dict())
+            for listener in list(self._event_listeners):
+                listener(event)
+            self._on_event(event)
+
+    @callback
+    def _push(self, **changes: Any) -> None:
+        self.coordinator.async_set_updated_data(replace(self.coordinator.data, **changes))

@@ -1,0 +1,221 @@
+"""A camera through the whole integration: real clips, streams and model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import threading
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+
+from custom_components.camera_alerts.const import DOMAIN
+
+from .camera_helpers import (
+    EventRecorder,
+    camera_subentry,
+    hub_entry,
+    person_clip,
+    static_clip,
+    wait_until,
+)
+from .camera_sources.media import MjpegServer, person_positions, static_scene
+
+pytestmark = pytest.mark.usefixtures("mock_host_stats")
+
+
+def _processor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("camera_alerts.")]
+
+
+@pytest.fixture(autouse=True)
+def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """Snapshots go to a temporary media folder."""
+    directory = tmp_path / "media"
+    hass.config.media_dirs = {"local": str(directory)}
+    return directory
+
+
+async def test_person_enters_one_track_lifecycle(
+    hass: HomeAssistant, tmp_path: Path, media_dir: Path
+) -> None:
+    """A person walking through gives one new, a few updates and one end."""
+    clip = person_clip(tmp_path)
+    entry = hub_entry(camera_subentry("Gate", url=str(clip)))
+    entry.add_to_hass(hass)
+    recorder = EventRecorder(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    await wait_until(lambda: bool(recorder.of_type("end")))
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    recorder.close()
+
+    first_end = recorder.of_type("end")[0]
+    track = [e for e in recorder.events if e["track_id"] == first_end["track_id"]]
+    kinds = [e["type"] for e in track]
+    assert kinds[0] == "new"
+    assert kinds.count("new") == 1
+    assert kinds.count("end") == 1
+    assert kinds[-1] == "end"
+    assert set(kinds[1:-1]) <= {"update"}
+    assert len(kinds) <= 6  # rate-limited: never one event per frame
+    assert len({e["event_id"] for e in track}) == 1
+
+    new = track[0]
+    assert new["camera"] == "Gate"
+    assert new["label"] == "person"
+    assert new["class_id"] == 0
+    assert new["score"] >= 0.5
+    assert new["entity_id"] == "camera.gate"
+    assert (new["frame_width"], new["frame_height"]) == (640, 360)
+    # The person is 60 % of the frame tall and stands on the ground.
+    box = new["box"]
+    assert 0.4 <= box["height"] <= 0.75
+    assert 0.8 <= box["y"] + box["height"] <= 1.0
+    assert new["snapshot"] is not None
+    assert Path(new["snapshot"]).is_file()
+    assert Path(new["snapshot"]).parent == media_dir / DOMAIN / "gate"
+    assert _processor_threads() == []
+
+
+async def test_static_scene_no_events(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A still scene with sensor noise produces no detection events."""
+    entry = hub_entry(camera_subentry("Yard", url=str(static_clip(tmp_path))))
+    entry.add_to_hass(hass)
+    recorder = EventRecorder(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = entry.runtime_data
+    camera = next(iter(runtime.cameras.values()))
+    await wait_until(lambda: camera.status()["processed_fps"] > 0 and (
+        camera.latest_result is not None and camera.latest_result.frames_processed >= 15
+    ))
+    result = camera.latest_result
+    assert result is not None
+    assert recorder.events == []
+    # The motion gate keeps the detector idle on a quiet camera.
+    assert result.frames_detected <= 1
+    assert hass.states.get("binary_sensor.yard_person_detected").state == "off"
+    assert hass.states.get("sensor.yard_person_count").state == "0"
+    assert hass.states.get("binary_sensor.yard_connectivity").state == "on"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    recorder.close()
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_stream_dies_and_recovers(hass: HomeAssistant) -> None:
+    """A dead MJPEG stream makes the camera unavailable; it recovers by itself."""
+    with MjpegServer(static_scene((320, 180), 20), fps=10) as server:
+        entry = hub_entry(camera_subentry("Drive", url=server.url))
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        connectivity = "binary_sensor.drive_connectivity"
+        await wait_until(lambda: hass.states.get(connectivity).state == "on")
+        assert hass.states.get("sensor.drive_person_count").state == "0"
+
+        server.stop()
+        await wait_until(lambda: hass.states.get(connectivity).state == "off")
+        assert hass.states.get("sensor.drive_person_count").state == "unavailable"
+        assert hass.states.get("camera.drive").state == "unavailable"
+        problem = hass.states.get("binary_sensor.camera_alerts_problem")
+        assert problem.state == "on"
+        assert problem.attributes["problems"] == ["camera_disconnected:Drive"]
+
+        server.start()
+        await wait_until(lambda: hass.states.get(connectivity).state == "on", guard=60)
+        assert hass.states.get("sensor.drive_person_count").state == "0"
+        assert hass.states.get("binary_sensor.camera_alerts_problem").state == "off"
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_services_and_switch_control_processing(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """stop/start/restart and the switch change what runs."""
+    clip = static_clip(tmp_path)
+    entry = hub_entry(camera_subentry("Yard", url=str(clip)), camera_subentry("Door", url=str(clip)))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = entry.runtime_data
+    by_name = {camera.name: camera for camera in runtime.cameras.values()}
+    assert all(camera.running for camera in by_name.values())
+
+    await hass.services.async_call(DOMAIN, "stop", {"camera": "Door"}, blocking=True)
+    assert not by_name["Door"].running
+    assert by_name["Yard"].running
+    assert hass.states.get("switch.door_detection").state == "off"
+    status = await hass.services.async_call(
+        DOMAIN, "get_status", {}, blocking=True, return_response=True
+    )
+    assert status["cameras_processing"] == ["Yard"]
+    assert status["cameras"]["Door"]["running"] is False
+
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.door_detection"}, blocking=True
+    )
+    assert by_name["Door"].running
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.yard_detection"}, blocking=True
+    )
+    assert not by_name["Yard"].running
+
+    await hass.services.async_call(DOMAIN, "stop", {}, blocking=True)
+    assert not any(camera.running for camera in by_name.values())
+    assert hass.states.get("sensor.camera_alerts_processing").state == "stopped"
+    assert _processor_threads() == []
+
+    await hass.services.async_call(DOMAIN, "restart", {}, blocking=True)
+    assert all(camera.running for camera in by_name.values())
+
+    with pytest.raises(Exception) as err:
+        await hass.services.async_call(DOMAIN, "stop", {"camera": "Nope"}, blocking=True)
+    assert getattr(err.value, "translation_key", None) == "camera_not_found"
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _processor_threads() == []
+
+
+async def test_removed_subentry_leaves_nothing(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Removing a camera subentry stops it and removes its device and entities."""
+    clip = static_clip(tmp_path)
+    entry = hub_entry(camera_subentry("Yard", url=str(clip)), camera_subentry("Door", url=str(clip)))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    door = next(c for c in entry.runtime_data.cameras.values() if c.name == "Door")
+    door_id = door.subentry.subentry_id
+    assert device_registry.async_get_device({(DOMAIN, door_id)}) is not None
+
+    hass.config_entries.async_remove_subentry(entry, door_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert [c.name for c in entry.runtime_data.cameras.values()] == ["Yard"]
+    assert device_registry.async_get_device({(DOMAIN, door_id)}) is None
+    assert not [
+        e for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+        if e.config_subentry_id == door_id
+    ]
+    assert hass.states.get("camera.door") is None
+    names = [t.name for t in _processor_threads()]
+    assert not any("Door" in name for name in names)
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+def test_person_positions_cover_the_clip() -> None:
+    """The clip helper really shows the person (guards the pipeline test's premise)."""
+    boxes = person_positions((640, 360), 60)
+    assert sum(box is not None for box in boxes) >= 50
