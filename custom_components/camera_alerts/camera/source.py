@@ -42,12 +42,19 @@ _MAX_PACING_LAG: Final = 1.0
 _CAPTURE_OPTIONS: Final = "rtsp_transport;tcp|analyzeduration;1000000"
 
 
-def _set_capture_options() -> None:
-    """Hand our FFmpeg options to OpenCV, which reads them at every open.
+# FFmpeg's own messages go straight to stderr, past Home Assistant's logger, and
+# may quote the URL with its password; only fatal ones are kept. Our log says
+# what failed, redacted.
+_FFMPEG_LOG_LEVEL_FATAL: Final = "8"
 
-    A value the user set in the environment wins.
+
+def _set_capture_options() -> None:
+    """Hand our FFmpeg settings to OpenCV, which reads them when it opens a capture.
+
+    Values the user set in the environment win.
     """
     os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", _CAPTURE_OPTIONS)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", _FFMPEG_LOG_LEVEL_FATAL)
 
 
 _set_capture_options()
