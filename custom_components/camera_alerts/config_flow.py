@@ -9,6 +9,7 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
@@ -20,6 +21,7 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from .camera_flow import CameraSubentryFlow
+from .options_flow import CameraAlertsOptionsFlow
 from .const import (
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
@@ -84,6 +86,12 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Cameras and serial boards are added to the hub as subentries."""
         return {SUBENTRY_CAMERA: CameraSubentryFlow}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Sinks are set in the options."""
+        return CameraAlertsOptionsFlow()
 
     async def _async_validate(
         self, user_input: dict[str, Any]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import partial
 import threading
 from typing import Any
@@ -11,6 +12,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_time_interval
 
 from .camera_runtime import CameraRuntime, parse_label_scores
 from .const import (
@@ -27,12 +29,15 @@ from .const import (
     SUBENTRY_CAMERA,
 )
 from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
+from .handlers.dispatcher import Dispatcher
 from .inference import Detector, DetectorError, load_detector
 from .models import DetectionEvent
+from .sinks import SinkHealth, build_sinks
 
 type CameraAlertsConfigEntry = ConfigEntry[CameraAlertsRuntime]
 
 MODEL_ISSUE_ID = "model_invalid"
+SINK_HEALTH_INTERVAL = timedelta(minutes=1)
 
 
 def detector_options(subentry_data: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +65,10 @@ class CameraAlertsRuntime:
         self.alerts_processed = 0
         self.model_error: str | None = None
         self.cameras: dict[str, CameraRuntime] = {}
+        self.dispatcher = Dispatcher(
+            build_sinks(hass, entry.entry_id, entry.options, entry.subentries)
+        )
+        self.sink_health = SinkHealth(hass, self.dispatcher)
         self.host = HostCoordinator(hass, entry)
         self.status = StatusCoordinator(hass, entry, self._snapshot())
         # One inference at a time: parallel sessions would only fight over the cores.
@@ -70,6 +79,13 @@ class CameraAlertsRuntime:
         """Start monitoring and processing."""
         await self.host.async_config_entry_first_refresh()
         self._unsubscribers.append(self.host.async_add_listener(self._publish))
+        await self.dispatcher.async_start()
+        self._unsubscribers.append(self.dispatcher.async_add_listener(self._sinks_changed))
+        self._unsubscribers.append(
+            async_track_time_interval(
+                self.hass, lambda _now: self.sink_health.async_check(), SINK_HEALTH_INTERVAL
+            )
+        )
         for subentry in self.entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_CAMERA:
                 await self._async_add_camera(subentry)
@@ -87,6 +103,9 @@ class CameraAlertsRuntime:
             await camera.async_shutdown()
         while self._unsubscribers:
             self._unsubscribers.pop()()
+        # Cameras are stopped first, so their last `end` events still reach the sinks.
+        await self.dispatcher.async_stop()
+        self.sink_health.async_clear()
         await self.host.async_shutdown()
         await self.status.async_shutdown()
 
@@ -165,6 +184,12 @@ class CameraAlertsRuntime:
     def _on_event(self, event: DetectionEvent) -> None:
         """Count one alert and pass it on to the sinks."""
         self.alerts_processed += 1
+        self.dispatcher.dispatch(event)
+        self._publish()
+
+    @callback
+    def _sinks_changed(self) -> None:
+        self.sink_health.async_check()
         self._publish()
 
     def problems(self) -> list[str]:
@@ -174,6 +199,11 @@ class CameraAlertsRuntime:
             problems.append("host_monitor_failed")
         if self.model_error:
             problems.append("model_invalid")
+        problems.extend(
+            f"sink_failing:{name}"
+            for name, state in self.dispatcher.status().items()
+            if not state["connected"] and state["last_error"] not in (None, "mqtt_not_available")
+        )
         problems.extend(
             f"camera_disconnected:{camera.name}"
             for camera in self.cameras.values()
@@ -194,7 +224,7 @@ class CameraAlertsRuntime:
             ),
             "cameras": {camera.name: camera.status() for camera in self.cameras.values()},
             "alerts_processed": self.alerts_processed,
-            "handlers": {},
+            "handlers": self.dispatcher.status(),
             "problems": self.problems(),
         }
 
@@ -204,6 +234,7 @@ class CameraAlertsRuntime:
             startup_completed=self.startup_completed,
             alerts_processed=self.alerts_processed,
             problems=tuple(self.problems()),
+            sinks=self.dispatcher.status(),
         )
 
     @callback

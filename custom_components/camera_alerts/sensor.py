@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from homeassistant.components.sensor import (
@@ -169,6 +170,9 @@ async def async_setup_entry(
     async_add_entities(
         StatusSensor(runtime.status, description) for description in STATUS_SENSORS
     )
+    async_add_entities(
+        SinkSensor(runtime.status, sink.name) for sink in runtime.dispatcher.sinks
+    )
     for camera in runtime.cameras.values():
         entities: list[SensorEntity] = [
             CameraSensor(camera, description) for description in CAMERA_SENSORS
@@ -256,3 +260,53 @@ class ObjectCountSensor(CameraAlertsCameraEntity, SensorEntity):
     def native_value(self) -> int:
         """Return the number of tracked objects with this label."""
         return self.coordinator.data.counts.get(self.label, 0)
+
+
+SINK_CONNECTED = "connected"
+SINK_DISCONNECTED = "disconnected"
+SINK_NOT_AVAILABLE = "not_available"
+
+
+class SinkSensor(CameraAlertsEntity[StatusCoordinator], SensorEntity):
+    """Health of one sink, with its counters as attributes."""
+
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = [SINK_CONNECTED, SINK_DISCONNECTED, SINK_NOT_AVAILABLE]
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    # Counters change with every event: keep them out of the recorder.
+    _unrecorded_attributes = frozenset(
+        {"sent", "failed", "queued", "dropped", "last_error", "last_error_time"}
+    )
+
+    def __init__(self, coordinator: StatusCoordinator, sink: str) -> None:
+        """Attach the sensor of one sink to the hub device."""
+        super().__init__(
+            coordinator,
+            SensorEntityDescription(key=f"sink_{sink}", translation_key=f"sink_{sink}"),
+            hub_device_info(coordinator.config_entry),
+            f"{coordinator.config_entry.entry_id}_sink_{sink}",
+        )
+        self.sink = sink
+
+    @property
+    def _status(self) -> dict[str, Any]:
+        return self.coordinator.data.sinks.get(self.sink, {})
+
+    @property
+    def native_value(self) -> str:
+        """Return connected, disconnected or not_available (MQTT not set up)."""
+        status = self._status
+        if status.get("connected"):
+            return SINK_CONNECTED
+        if status.get("last_error") == "mqtt_not_available":
+            return SINK_NOT_AVAILABLE
+        return SINK_DISCONNECTED
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Return the sink's counters and last error (secrets already removed)."""
+        status = self._status
+        return {
+            key: status.get(key)
+            for key in ("sent", "failed", "queued", "dropped", "last_error", "last_error_time")
+        }
