@@ -260,3 +260,20 @@ def test_backoff_grows_between_attempts(state_log: StateLog) -> None:
 
     assert attempts[:5] == [0.05, 0.1, 0.2, 0.4, 0.4]
     assert state_log.count(False) == 1
+
+
+def test_file_that_appears_later_is_picked_up(
+    clip: Path, tmp_path: Path, state_log: StateLog
+) -> None:
+    late = tmp_path / "late.mp4"
+    slot = FrameSlot()
+    source = OpenCvSource(
+        str(late), slot, name="late", on_state=state_log, **FAST_RETRY
+    )
+    with running(source):
+        wait_for(lambda: state_log.count(False) == 1)
+        late.write_bytes(clip.read_bytes())
+        frames_of(slot, 2)
+
+    assert [state for state, _ in state_log.calls] == [False, True]
+    assert source.reconnects == 0

@@ -100,3 +100,9 @@ def test_invalid_url_message_is_redacted() -> None:
         source_target("ftp://admin:hunter2@cam/stream")
     assert "hunter2" not in str(err.value)
     assert "***@cam" in str(err.value)
+
+
+def test_missing_file_can_be_accepted_for_a_running_source() -> None:
+    assert source_target("/no/such/clip.mp4", must_exist=False) == "/no/such/clip.mp4"
+    with pytest.raises(InvalidUrlError):
+        source_target("relative/clip.mp4", must_exist=False)

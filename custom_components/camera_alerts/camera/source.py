@@ -273,11 +273,13 @@ class OpenCvSource:
     ) -> None:
         """Prepare the source; nothing is opened before `start()`.
 
-        Raises InvalidSourceUrl for a URL this integration cannot open.
+        Raises InvalidSourceUrl for a URL this integration cannot open; a
+        missing local file is not an error here, it is retried like a camera
+        that is down.
         `read_timeout` also bounds how long `stop()` waits for a stalled stream.
         """
         try:
-            self._target = source_target(url)
+            self._target = source_target(url, must_exist=False)
         except InvalidUrlError as err:
             raise InvalidSourceUrl(str(err)) from None
         self._slot = slot

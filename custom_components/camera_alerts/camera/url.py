@@ -63,18 +63,19 @@ def _redact_query(rest: str) -> str:
     return f"{head}?{urlencode(redacted, safe='*')}{hash_sep}{fragment}"
 
 
-def source_target(url: str) -> str:
+def source_target(url: str, *, must_exist: bool = True) -> str:
     """Return what OpenCV should open for `url`: the URL, or a local file path.
 
     Raises InvalidUrlError (with a redacted message) for anything that is not an
-    rtsp/rtsps/http/https URL with a host, a file:// URL or an absolute path to an
-    existing file.
+    rtsp/rtsps/http/https URL with a host, a file:// URL or an absolute file
+    path. With `must_exist`, the file must exist now; a running source passes
+    False so a file that goes missing is retried like an unreachable camera.
     """
     text = url.strip()
     if not text or any(ord(char) < 32 for char in text):
         raise InvalidUrlError(f"Not a camera URL: {redact_url(url)!r}")
     if text.startswith("/"):
-        return _existing_file(Path(text), url)
+        return _local_file(Path(text), url, must_exist=must_exist)
     try:
         parts = urlsplit(text)
         # Reading .port validates it (raises ValueError for junk or out of range).
@@ -87,7 +88,7 @@ def source_target(url: str) -> str:
             raise InvalidUrlError(
                 f"Only local files are supported: {redact_url(url)!r}"
             )
-        return _existing_file(Path(unquote(parts.path)), url)
+        return _local_file(Path(unquote(parts.path)), url, must_exist=must_exist)
     if scheme not in NETWORK_SCHEMES:
         raise InvalidUrlError(
             f"Unsupported scheme {parts.scheme!r} (use rtsp, rtsps, http, https or file): "
@@ -105,7 +106,9 @@ def is_local_file(target: str) -> bool:
     return target.startswith("/")
 
 
-def _existing_file(path: Path, url: str) -> str:
-    if not path.is_absolute() or not path.is_file():
+def _local_file(path: Path, url: str, *, must_exist: bool) -> str:
+    if not path.is_absolute():
+        raise InvalidUrlError(f"Not an absolute file path: {redact_url(url)!r}")
+    if must_exist and not path.is_file():
         raise InvalidUrlError(f"No such file: {redact_url(url)!r}")
     return str(path)
