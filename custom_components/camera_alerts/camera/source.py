@@ -380,13 +380,16 @@ class OpenCvSource:
         if capture is None:
             return f"Cannot open {self.safe_url}", False
         delivered = False
+        # Frames since the last (re)open: a file that ends before its first
+        # frame is broken, and looping on it would spin without a pause.
+        since_open = 0
         try:
             interval = self._frame_interval(capture)
             due = time.monotonic()
             while not self._stop.is_set():
                 image = _read(capture)
                 if image is None:
-                    if not (self._is_file and delivered):
+                    if not (self._is_file and since_open):
                         break
                     if not self._loop_files:
                         self.ended = True
@@ -400,6 +403,7 @@ class OpenCvSource:
                     if reopened is None:
                         return f"Cannot reopen {self.safe_url}", True
                     capture = reopened
+                    since_open = 0
                     continue
                 if interval is not None:
                     due = self._pace(due, interval)
@@ -407,6 +411,7 @@ class OpenCvSource:
                         break
                 self._slot.put(image)
                 self.frames_read += 1
+                since_open += 1
                 if not delivered:
                     delivered = True
                     self._on_connected()
