@@ -194,9 +194,20 @@ class AmqpSink(BufferedSink):
                     await connection.close()
 
     async def _async_connect(self) -> AbstractExchange:
-        connection = await aio_pika.connect_robust(
-            _robust_url(self._url, self._retry_min), timeout=self._connect_timeout
+        connecting = asyncio.ensure_future(
+            aio_pika.connect_robust(
+                _robust_url(self._url, self._retry_min), timeout=self._connect_timeout
+            )
         )
+        try:
+            connection = await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            # Stopped mid-connect (an entry reload): close what the connect opens,
+            # or its reader/writer tasks outlive the sink.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self._connect_timeout):
+                    await (await connecting).close()
+            raise
         self._connection = connection
         connection.close_callbacks.add(self._on_connection_lost)
         connection.reconnect_callbacks.add(self._on_reconnected)
