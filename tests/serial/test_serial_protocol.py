@@ -172,7 +172,8 @@ def test_arbitrary_text_never_raises(text: str) -> None:
         parse_line((prefix + text).encode("utf-8", "surrogatepass"))
 
 
-_keys = st.from_regex(r"[a-z0-9]([a-z0-9_]{0,30}[a-z0-9])?", fullmatch=True)
+# Keys already in normal form: no leading, trailing or doubled "_", at most 32 characters.
+_keys = st.from_regex(r"[a-z0-9]{1,8}(_[a-z0-9]{1,7}){0,3}", fullmatch=True)
 _values = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**53), max_value=2**53),
@@ -184,6 +185,18 @@ _values = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, database=None)
+@given(st.text(max_size=40))
+def test_normalised_keys_are_stable(raw: str) -> None:
+    key = normalize_key(raw)
+    if key is not None:
+        assert normalize_key(key) == key
+        assert len(key) <= 32
+        assert not key.startswith("_")
+        assert not key.endswith("_")
+        assert "__" not in key
+
+
+@settings(max_examples=200, deadline=None, database=None)
 @given(st.dictionaries(_keys, _values, min_size=1, max_size=20))
 def test_valid_json_readings_round_trip(values: dict[str, object]) -> None:
     line = json.dumps(values, ensure_ascii=False).encode()
