@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
@@ -14,6 +16,7 @@ from custom_components.camera_alerts.const import DOMAIN
 from .conftest import setup_integration
 
 PROCESSING = "sensor.camera_alerts_processing"
+ASTRONAUT = Path(__file__).parent / "inference" / "data" / "astronaut.jpg"
 
 
 @pytest.mark.usefixtures("mock_host_stats")
@@ -71,3 +74,54 @@ async def test_bad_call_data(hass: HomeAssistant, mock_config_entry: MockConfigE
     await setup_integration(hass, mock_config_entry)
     with pytest.raises(vol.MultipleInvalid, match="extra keys not allowed"):
         await hass.services.async_call(DOMAIN, "stop", {"bogus": 1}, blocking=True)
+
+
+@pytest.mark.usefixtures("mock_host_stats")
+async def test_detect_on_image_file(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, tmp_path
+) -> None:
+    """detect runs the bundled model on an allowed image and returns normalised boxes."""
+    image = tmp_path / "astronaut.jpg"
+    image.write_bytes(ASTRONAUT.read_bytes())
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    await setup_integration(hass, mock_config_entry)
+    response = await hass.services.async_call(
+        DOMAIN, "detect", {"image_path": str(image)}, blocking=True, return_response=True
+    )
+    assert (response["frame_width"], response["frame_height"]) == (512, 512)
+    people = [d for d in response["detections"] if d["label"] == "person"]
+    assert len(people) == 1
+    assert people[0]["score"] >= 0.6
+    box = people[0]["box"]
+    # The astronaut fills the lower-middle of the picture.
+    assert box["x"] < 0.3 and box["x"] + box["width"] > 0.6
+    assert box["height"] > 0.6
+
+
+@pytest.mark.usefixtures("mock_host_stats")
+async def test_detect_refuses_bad_paths(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, tmp_path
+) -> None:
+    """Paths outside the allowed folders, traversal and non-images are refused."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    (tmp_path / "notes.txt").write_text("not an image")
+    await setup_integration(hass, mock_config_entry)
+    cases = {
+        "/etc/passwd": "path_not_allowed",
+        f"{tmp_path}/../../etc/passwd": "path_not_allowed",
+        str(tmp_path / "notes.txt"): "unreadable_image",
+        str(tmp_path / "missing.jpg"): "unreadable_image",
+    }
+    for path, key in cases.items():
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN, "detect", {"image_path": path}, blocking=True, return_response=True
+            )
+        assert err.value.translation_key == key, path
+    with pytest.raises(vol.Invalid):
+        await hass.services.async_call(DOMAIN, "detect", {}, blocking=True, return_response=True)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, "detect", {"camera": "nope"}, blocking=True, return_response=True
+        )
+    assert err.value.translation_key == "camera_not_found"

@@ -183,6 +183,11 @@ class CameraRuntime:
         self._event_listeners.append(listener)
         return lambda: self._event_listeners.remove(listener)
 
+    def latest_frame(self) -> Any:
+        """Return the newest frame read from the camera, or None."""
+        frame = self._slot.latest
+        return None if frame is None else frame.image
+
     async def async_snapshot_jpeg(self) -> bytes | None:
         """Return the latest processed frame with its boxes drawn, as JPEG."""
         return await self.hass.async_add_executor_job(self.processor.annotated_jpeg)

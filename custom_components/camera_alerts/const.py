@@ -41,6 +41,9 @@ SERVICE_STOP: Final = "stop"
 SERVICE_RESTART: Final = "restart"
 SERVICE_GET_STATUS: Final = "get_status"
 ATTR_CAMERA: Final = "camera"
+ATTR_IMAGE_PATH: Final = "image_path"
+ATTR_MIN_SCORE: Final = "min_score"
+SERVICE_DETECT: Final = "detect"
 
 # Camera subentry data.
 CONF_NAME: Final = "name"

@@ -10,10 +10,11 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 
+from .camera.source import read_image
 from .camera_runtime import CameraRuntime, parse_label_scores
 from .const import (
     CONF_INFERENCE_THREADS,
@@ -179,6 +180,80 @@ class CameraAlertsRuntime:
         """Stop, then start processing."""
         await self.async_stop(camera)
         await self.async_start(camera)
+
+    async def async_detect(
+        self, camera: str | None, image_path: str | None, min_score: float
+    ) -> dict[str, Any]:
+        """Run the detector once on a camera's newest frame or on an image file."""
+        if camera is not None:
+            runtime = self._select(camera)[0]
+            frame = runtime.latest_frame()
+            if frame is None:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="no_frame",
+                    translation_placeholders={"camera": runtime.name},
+                )
+            source = runtime.name
+        else:
+            assert image_path is not None
+            if not self.hass.config.is_allowed_path(image_path):
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="path_not_allowed",
+                    translation_placeholders={"path": image_path},
+                )
+            frame = await self.hass.async_add_executor_job(read_image, image_path)
+            if frame is None:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="unreadable_image",
+                    translation_placeholders={"path": image_path},
+                )
+            source = image_path
+        detector = await self._async_one_shot_detector(min_score)
+        detections = await self.hass.async_add_executor_job(detector.detect, frame)
+        height, width = frame.shape[:2]
+        return {
+            "source": source,
+            "frame_width": width,
+            "frame_height": height,
+            "detections": [
+                {
+                    "label": d.class_name,
+                    "class_id": d.class_id,
+                    "score": round(d.confidence, 4),
+                    "box": {
+                        "x": round(d.bbox["x"] / width, 5),
+                        "y": round(d.bbox["y"] / height, 5),
+                        "width": round(d.bbox["width"] / width, 5),
+                        "height": round(d.bbox["height"] / height, 5),
+                    },
+                }
+                for d in detections
+            ],
+        }
+
+    async def _async_one_shot_detector(self, min_score: float) -> Detector:
+        data = self.entry.data
+        try:
+            return await self.hass.async_add_executor_job(
+                partial(
+                    load_detector,
+                    data.get(CONF_MODEL_PATH) or None,
+                    intra_op_num_threads=int(
+                        data.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS)
+                    ),
+                    score_threshold=min_score,
+                    warmup=False,
+                )
+            )
+        except DetectorError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="model_invalid",
+                translation_placeholders={"error": str(err)},
+            ) from err
 
     @callback
     def _on_event(self, event: DetectionEvent) -> None:

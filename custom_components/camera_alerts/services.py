@@ -18,7 +18,10 @@ import voluptuous as vol
 
 from .const import (
     ATTR_CAMERA,
+    ATTR_IMAGE_PATH,
+    ATTR_MIN_SCORE,
     DOMAIN,
+    SERVICE_DETECT,
     SERVICE_GET_STATUS,
     SERVICE_RESTART,
     SERVICE_START,
@@ -28,6 +31,18 @@ from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime
 
 CONTROL_SCHEMA = vol.Schema({vol.Optional(ATTR_CAMERA): cv.string})
 STATUS_SCHEMA = vol.Schema({})
+DETECT_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Exclusive(ATTR_CAMERA, "source"): cv.string,
+            vol.Exclusive(ATTR_IMAGE_PATH, "source"): cv.string,
+            vol.Optional(ATTR_MIN_SCORE, default=0.5): vol.All(
+                vol.Coerce(float), vol.Range(min=0.05, max=1.0)
+            ),
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_CAMERA, ATTR_IMAGE_PATH),
+)
 
 
 def _runtime(hass: HomeAssistant) -> CameraAlertsRuntime:
@@ -56,6 +71,14 @@ async def _async_get_status(call: ServiceCall) -> ServiceResponse:
     return _runtime(call.hass).status_document()
 
 
+async def _async_detect(call: ServiceCall) -> ServiceResponse:
+    return await _runtime(call.hass).async_detect(
+        call.data.get(ATTR_CAMERA),
+        call.data.get(ATTR_IMAGE_PATH),
+        call.data[ATTR_MIN_SCORE],
+    )
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's services."""
@@ -73,5 +96,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_GET_STATUS,
         _async_get_status,
         schema=STATUS_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_DETECT,
+        _async_detect,
+        schema=DETECT_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )

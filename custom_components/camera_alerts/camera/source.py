@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import logging
 import os
+from pathlib import Path
 import threading
 import time
 from typing import Final, cast
@@ -462,3 +463,15 @@ class OpenCvSource:
         except Exception:
             # A faulty listener must not kill the reader thread.
             _LOGGER.exception("Camera %s: state listener failed", self.name)
+
+
+def read_image(path: str) -> Image | None:
+    """Read an image file (blocking); None when it is missing or not an image."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    try:
+        return decode_image(data)
+    except SourceError:
+        return None
