@@ -1,0 +1,45 @@
+"""Object detection on camera frames with ONNX Runtime (no Home Assistant imports).
+
+``load_detector()`` returns a :class:`Detector` whose ``detect(frame_bgr)``
+gives :class:`Detection` objects with boxes in frame pixels. ``None`` as the
+model path loads the bundled NanoDet-g (COCO-80, 416x416). Other models
+(YOLOv5/v7, YOLOv8/v9/11, YOLOX, YOLOv10 and other end-to-end exports,
+RT-DETR/D-FINE) are recognised from their inputs and outputs; see
+:mod:`.adapters` for how.
+"""
+
+from __future__ import annotations
+
+from .adapters import ADAPTER_NAMES, ModelAdapter, ModelInfo
+from .backend import cached_session_count, clear_session_cache, default_threads
+from .detection import BoundingBox, Detection
+from .detector import DEFAULT_MODEL_PATH, Detector, PreparedInput, load_detector
+from .errors import (
+    DetectorError,
+    InvalidModelError,
+    ModelNotFoundError,
+    TensorInfo,
+    UnsupportedModelError,
+)
+from .labels import COCO_80
+
+__all__ = [
+    "ADAPTER_NAMES",
+    "COCO_80",
+    "DEFAULT_MODEL_PATH",
+    "BoundingBox",
+    "Detection",
+    "Detector",
+    "DetectorError",
+    "InvalidModelError",
+    "ModelAdapter",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "PreparedInput",
+    "TensorInfo",
+    "UnsupportedModelError",
+    "cached_session_count",
+    "clear_session_cache",
+    "default_threads",
+    "load_detector",
+]

@@ -1,0 +1,165 @@
+"""ONNX Runtime sessions: one per model file and options, shared by every camera.
+
+``InferenceSession.run`` is thread-safe, so a single session serves all
+cameras; the cache below only guards its own bookkeeping with a lock.
+Threads are set explicitly for a small host: ``intra_op_num_threads``
+(default ``min(2, CPUs)``), one inter-op thread, and thread spinning off so
+idle workers do not burn CPU between frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import threading
+from typing import Any
+
+import onnxruntime as ort  # type: ignore[import-untyped,unused-ignore]
+
+from .adapters import ModelInfo
+from .errors import InvalidModelError, ModelNotFoundError, TensorInfo
+
+ONNX_MAGIC_MIN_SIZE = 16
+
+
+def default_threads() -> int:
+    """Intra-op threads for a small host: two, or fewer when the machine has fewer CPUs."""
+    process_cpu_count = getattr(os, "process_cpu_count", os.cpu_count)
+    return max(1, min(2, process_cpu_count() or 1))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """The options that make two sessions of one model file differ (part of the cache key)."""
+
+    intra_op_num_threads: int
+    inter_op_num_threads: int = 1
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+
+    def build(self) -> Any:
+        """Build the ``onnxruntime.SessionOptions`` for these settings."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.intra_op_num_threads
+        options.inter_op_num_threads = self.inter_op_num_threads
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        return options
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSession:
+    """A session and what it says about its model."""
+
+    path: Path
+    session: Any  # onnxruntime.InferenceSession (untyped package)
+    info: ModelInfo
+    options: SessionOptions
+
+
+_CacheKey = tuple[str, int, int, SessionOptions]
+_cache: dict[_CacheKey, LoadedSession] = {}
+_cache_lock = threading.Lock()
+_load_locks: dict[_CacheKey, threading.Lock] = {}
+
+
+def resolve_model_path(model_path: str | os.PathLike[str]) -> Path:
+    """Resolve a model path, raising ModelNotFoundError if it is not a readable file."""
+    path = Path(model_path).expanduser()
+    try:
+        resolved = path.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError, OSError) as err:
+        raise ModelNotFoundError(f"Model file not found: {path}") from err
+    if not resolved.is_file():
+        raise ModelNotFoundError(f"Model path is not a file: {resolved}")
+    if not os.access(resolved, os.R_OK):  # pragma: no cover - CI runs as root
+        raise ModelNotFoundError(f"Model file is not readable: {resolved}")
+    return resolved
+
+
+def _tensor_info(args: Sequence[Any]) -> tuple[TensorInfo, ...]:
+    return tuple(
+        TensorInfo(
+            name=str(arg.name),
+            shape=tuple(
+                dim if isinstance(dim, int | str) else None for dim in (arg.shape or ())
+            ),
+            type=str(arg.type),
+        )
+        for arg in args
+    )
+
+
+def _create(path: Path, options: SessionOptions) -> LoadedSession:
+    size = path.stat().st_size
+    if size < ONNX_MAGIC_MIN_SIZE:
+        raise InvalidModelError(f"{path} is not an ONNX model ({size} bytes)")
+    try:
+        session = ort.InferenceSession(
+            str(path), sess_options=options.build(), providers=list(options.providers)
+        )
+    except Exception as err:  # onnxruntime raises its own (pybind) exception types
+        first_line = (
+            str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        )
+        raise InvalidModelError(
+            f"Cannot load {path} as an ONNX model: {first_line}"
+        ) from err
+    meta = session.get_modelmeta()
+    info = ModelInfo(
+        inputs=_tensor_info(session.get_inputs()),
+        outputs=_tensor_info(session.get_outputs()),
+        metadata=dict(meta.custom_metadata_map or {}),
+        producer=str(meta.producer_name or ""),
+        graph_name=str(meta.graph_name or ""),
+        description=str(meta.description or ""),
+    )
+    return LoadedSession(path=path, session=session, info=info, options=options)
+
+
+def get_session(
+    model_path: str | os.PathLike[str], options: SessionOptions
+) -> LoadedSession:
+    """Return the shared session for ``model_path`` and ``options``, created on first use.
+
+    The cache key includes the file's size and modification time, so a model
+    replaced on disk is loaded afresh.
+    """
+    path = resolve_model_path(model_path)
+    stat = path.stat()
+    key: _CacheKey = (str(path), stat.st_mtime_ns, stat.st_size, options)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        load_lock = _load_locks.setdefault(key, threading.Lock())
+    # Load outside the global lock (loading takes a while) but only once per key.
+    with load_lock:
+        with _cache_lock:
+            cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        loaded = _create(path, options)
+        with _cache_lock:
+            stale = [k for k in _cache if k[0] == key[0] and k[1:3] != key[1:3]]
+            for old in stale:
+                del _cache[old]
+            _cache[key] = loaded
+            _load_locks.pop(key, None)
+        return loaded
+
+
+def clear_session_cache() -> None:
+    """Drop every cached session (they close once no detector uses them)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def cached_session_count() -> int:
+    """How many sessions the cache holds (for diagnostics and tests)."""
+    with _cache_lock:
+        return len(_cache)

@@ -1,0 +1,184 @@
+"""Turning a BGR frame (or a crop of it) into the model's input tensor, and back.
+
+Kept cheap on purpose: one ``cv2.resize`` to the target size, one
+``cv2.copyMakeBorder`` for the letterbox padding and one fused
+``cv2.dnn.blobFromImageWithParams`` call for channel swap, mean/scale
+normalisation and the HWC->CHW transpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+ResizeMode = Literal["letterbox", "resize"]
+PadAlign = Literal["center", "topleft"]
+Layout = Literal["NCHW", "NHWC"]
+
+FloatArray = npt.NDArray[np.float32]
+ImageArray = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class PreprocessSpec:
+    """How one model wants its input prepared."""
+
+    width: int
+    height: int
+    mode: ResizeMode = "letterbox"
+    pad_value: float = 114.0
+    pad_align: PadAlign = "center"
+    rgb: bool = True
+    # Per-channel (x - mean) * scale, in the channel order the model expects.
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    scale: tuple[float, float, float] = (1 / 255, 1 / 255, 1 / 255)
+    layout: Layout = "NCHW"
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True, slots=True)
+class Transform:
+    """Maps model-input pixels back to frame pixels: ``x = (mx - pad_x) / scale_x + offset_x``."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+    offset_x: float
+    offset_y: float
+    # The area of the frame the input came from (the crop), in frame pixels.
+    clip_x1: float
+    clip_y1: float
+    clip_x2: float
+    clip_y2: float
+
+    def to_frame(self, boxes: FloatArray) -> FloatArray:
+        """Map ``[K, 4]`` xyxy model-input boxes into frame pixels, clipped to the crop."""
+        out = np.empty_like(boxes)
+        out[:, 0::2] = (boxes[:, 0::2] - self.pad_x) / self.scale_x + self.offset_x
+        out[:, 1::2] = (boxes[:, 1::2] - self.pad_y) / self.scale_y + self.offset_y
+        np.clip(out[:, 0::2], self.clip_x1, self.clip_x2, out=out[:, 0::2])
+        np.clip(out[:, 1::2], self.clip_y1, self.clip_y2, out=out[:, 1::2])
+        return out
+
+
+def clamp_region(
+    region: tuple[float, float, float, float] | None,
+    frame_width: int,
+    frame_height: int,
+) -> tuple[int, int, int, int]:
+    """Clamp an ``(x, y, w, h)`` region into the frame; None means the whole frame.
+
+    A region larger than the frame shrinks to the frame; one partly outside is
+    moved inside where it fits, otherwise cut at the border.
+    """
+    if region is None:
+        return 0, 0, frame_width, frame_height
+    x, y, w, h = region
+    w_i = max(1, min(round(w), frame_width))
+    h_i = max(1, min(round(h), frame_height))
+    x_i = min(max(round(x), 0), frame_width - w_i)
+    y_i = min(max(round(y), 0), frame_height - h_i)
+    return x_i, y_i, w_i, h_i
+
+
+def as_bgr(frame: npt.NDArray[Any]) -> ImageArray:
+    """Validate a frame and return it as 8-bit, 3-channel BGR (no copy when it already is)."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"frame must be a numpy array, not {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8, got {frame.dtype}")
+    if frame.ndim == 2:
+        return np.asarray(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return frame.astype(np.uint8, copy=False)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
+    raise ValueError(
+        f"frame must be HxWx3 BGR (or HxW grey, HxWx4 BGRA), got shape {frame.shape}"
+    )
+
+
+def prepare(
+    spec: PreprocessSpec,
+    frame: ImageArray,
+    region: tuple[int, int, int, int],
+) -> tuple[npt.NDArray[np.generic], Transform]:
+    """Build the input tensor for ``frame[region]`` and the transform back to frame pixels."""
+    rx, ry, rw, rh = region
+    crop = frame[ry : ry + rh, rx : rx + rw]
+    if spec.mode == "letterbox":
+        ratio = min(spec.width / rw, spec.height / rh)
+        new_w = min(spec.width, max(1, round(rw * ratio)))
+        new_h = min(spec.height, max(1, round(rh * ratio)))
+        scale_x = new_w / rw
+        scale_y = new_h / rh
+        if spec.pad_align == "center":
+            left = (spec.width - new_w) // 2
+            top = (spec.height - new_h) // 2
+        else:
+            left = top = 0
+        right = spec.width - new_w - left
+        bottom = spec.height - new_h - top
+    else:
+        new_w, new_h = spec.width, spec.height
+        scale_x, scale_y = spec.width / rw, spec.height / rh
+        left = top = right = bottom = 0
+
+    if (new_w, new_h) != (rw, rh):
+        resized = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    else:
+        resized = crop
+    if left or top or right or bottom:
+        pad = (spec.pad_value, spec.pad_value, spec.pad_value)
+        image = np.asarray(
+            cv2.copyMakeBorder(
+                resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=pad
+            ),
+            dtype=np.uint8,
+        )
+    else:
+        image = np.ascontiguousarray(resized, dtype=np.uint8)
+
+    transform = Transform(
+        scale_x=scale_x,
+        scale_y=scale_y,
+        pad_x=float(left),
+        pad_y=float(top),
+        offset_x=float(rx),
+        offset_y=float(ry),
+        clip_x1=float(rx),
+        clip_y1=float(ry),
+        clip_x2=float(rx + rw),
+        clip_y2=float(ry + rh),
+    )
+    return _to_tensor(spec, image), transform
+
+
+def _to_tensor(spec: PreprocessSpec, image: ImageArray) -> npt.NDArray[np.generic]:
+    if spec.dtype == "uint8":
+        pixels = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if spec.rgb else image
+        tensor = np.asarray(pixels, dtype=np.uint8)[None]
+        if spec.layout == "NCHW":
+            return np.ascontiguousarray(tensor.transpose(0, 3, 1, 2))
+        return tensor
+    # The mean/scale are given in the model's channel order; blobFromImage applies
+    # them after swapping, so they are passed through unchanged.
+    params = cv2.dnn.Image2BlobParams(
+        scalefactor=spec.scale,
+        size=(spec.width, spec.height),
+        mean=spec.mean,
+        swapRB=spec.rgb,
+        ddepth=cv2.CV_32F,
+        datalayout=cv2.dnn.DNN_LAYOUT_NCHW
+        if spec.layout == "NCHW"
+        else cv2.dnn.DNN_LAYOUT_NHWC,
+    )
+    blob = np.asarray(cv2.dnn.blobFromImageWithParams(image, params), dtype=np.float32)
+    if spec.dtype == "float16":
+        return blob.astype(np.float16)
+    return blob
