@@ -59,4 +59,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: CameraAlertsConfigEntry
 
 async def _async_entry_updated(hass: HomeAssistant, entry: CameraAlertsConfigEntry) -> None:
     """Reload the entry so a changed setting or subentry takes effect."""
+    removed_boards = [
+        board
+        for subentry_id, board in entry.runtime_data.serial_boards.items()
+        if subentry_id not in entry.subentries
+    ]
     await hass.config_entries.async_reload(entry.entry_id)
+    for board in removed_boards:
+        await board.async_remove()

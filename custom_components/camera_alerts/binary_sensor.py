@@ -17,6 +17,12 @@ from .camera_runtime import CameraRuntime
 from .coordinator import StatusCoordinator
 from .entity import CameraAlertsCameraEntity, CameraAlertsEntity, hub_device_info
 from .runtime import CameraAlertsConfigEntry
+from .serial.board import ValueKind
+from .serial_entity import (
+    SerialConnectivity,
+    SerialValueBinarySensor,
+    async_setup_board_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -47,6 +53,14 @@ async def async_setup_entry(
     """Add the hub's problem sensor and each camera's binary sensors."""
     runtime = entry.runtime_data
     async_add_entities([ProblemBinarySensor(runtime.status)])
+    async_setup_board_entities(
+        entry,
+        async_add_entities,
+        lambda board: (SerialConnectivity(board),),
+        lambda board, key: (
+            SerialValueBinarySensor(board, key) if key.kind is ValueKind.BINARY else None
+        ),
+    )
     for camera in runtime.cameras.values():
         entities: list[BinarySensorEntity] = [
             ConnectivityBinarySensor(camera),

@@ -21,7 +21,6 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from .camera_flow import CameraSubentryFlow
-from .options_flow import CameraAlertsOptionsFlow
 from .const import (
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
@@ -29,6 +28,7 @@ from .const import (
     DOMAIN,
     LOGGER,
     SUBENTRY_CAMERA,
+    SUBENTRY_SERIAL,
 )
 from .inference import (
     DetectorError,
@@ -36,6 +36,8 @@ from .inference import (
     UnsupportedModelError,
     load_detector,
 )
+from .options_flow import CameraAlertsOptionsFlow
+from .serial_flow import SerialSubentryFlow
 
 TITLE = "Camera Alerts"
 
@@ -85,7 +87,7 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Cameras and serial boards are added to the hub as subentries."""
-        return {SUBENTRY_CAMERA: CameraSubentryFlow}
+        return {SUBENTRY_CAMERA: CameraSubentryFlow, SUBENTRY_SERIAL: SerialSubentryFlow}
 
     @staticmethod
     @callback

@@ -60,3 +60,12 @@ DEFAULT_FPS: Final = 5.0
 DEFAULT_MIN_SCORE: Final = 0.5
 DEFAULT_LABELS: Final = ("person",)
 MAX_SNAPSHOTS_PER_CAMERA: Final = 100
+
+# Serial subentry data.
+CONF_PORT: Final = "port"
+CONF_BAUDRATE: Final = "baudrate"
+DEFAULT_BAUDRATE: Final = 115200
+BAUDRATES: Final = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+SERVICE_SEND_SERIAL: Final = "send_serial"
+ATTR_BOARD: Final = "board"
+ATTR_LINE: Final = "line"

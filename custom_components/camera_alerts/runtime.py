@@ -28,11 +28,15 @@ from .const import (
     DOMAIN,
     LOGGER,
     SUBENTRY_CAMERA,
+    SUBENTRY_SERIAL,
 )
 from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
 from .handlers.dispatcher import Dispatcher
 from .inference import Detector, DetectorError, load_detector
 from .models import DetectionEvent
+from .serial.link import SerialNotConnectedError
+from .serial.protocol import CommandError
+from .serial_runtime import SerialBoardRuntime
 from .sinks import SinkHealth, build_sinks
 
 type CameraAlertsConfigEntry = ConfigEntry[CameraAlertsRuntime]
@@ -66,6 +70,11 @@ class CameraAlertsRuntime:
         self.alerts_processed = 0
         self.model_error: str | None = None
         self.cameras: dict[str, CameraRuntime] = {}
+        self.serial_boards: dict[str, SerialBoardRuntime] = {
+            subentry.subentry_id: SerialBoardRuntime(hass, subentry)
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_SERIAL
+        }
         self.dispatcher = Dispatcher(
             build_sinks(hass, entry.entry_id, entry.options, entry.subentries)
         )
@@ -87,6 +96,8 @@ class CameraAlertsRuntime:
                 self.hass, lambda _now: self.sink_health.async_check(), SINK_HEALTH_INTERVAL
             )
         )
+        for board in self.serial_boards.values():
+            await board.async_start()
         for subentry in self.entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_CAMERA:
                 await self._async_add_camera(subentry)
@@ -102,6 +113,8 @@ class CameraAlertsRuntime:
         self.running = False
         for camera in self.cameras.values():
             await camera.async_shutdown()
+        for board in self.serial_boards.values():
+            await board.async_stop()
         while self._unsubscribers:
             self._unsubscribers.pop()()
         # Cameras are stopped first, so their last `end` events still reach the sinks.
@@ -255,6 +268,32 @@ class CameraAlertsRuntime:
                 translation_placeholders={"error": str(err)},
             ) from err
 
+    async def async_send_serial(self, board: str, line: str) -> None:
+        """Send a command line to a board, by its name or port."""
+        for runtime in self.serial_boards.values():
+            if board in (runtime.name, runtime.port):
+                break
+        else:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="board_not_found",
+                translation_placeholders={"board": board},
+            )
+        try:
+            await runtime.async_send(line)
+        except CommandError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_command",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        except SerialNotConnectedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="board_not_connected",
+                translation_placeholders={"board": runtime.name},
+            ) from err
+
     @callback
     def _on_event(self, event: DetectionEvent) -> None:
         """Count one alert and pass it on to the sinks."""
@@ -280,6 +319,11 @@ class CameraAlertsRuntime:
             if not state["connected"] and state["last_error"] not in (None, "mqtt_not_available")
         )
         problems.extend(
+            f"serial_disconnected:{board.name}"
+            for board in self.serial_boards.values()
+            if board.monitor is not None and not board.state.connected
+        )
+        problems.extend(
             f"camera_disconnected:{camera.name}"
             for camera in self.cameras.values()
             if camera.running and not camera.coordinator.data.connected
@@ -293,6 +337,9 @@ class CameraAlertsRuntime:
             "startup_completed": self.startup_completed,
             "monitors": {
                 "host": "ok" if self.host.last_update_success else "failed",
+                "serial": {
+                    board.name: board.status() for board in self.serial_boards.values()
+                },
             },
             "cameras_processing": sorted(
                 camera.name for camera in self.cameras.values() if camera.running

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -32,6 +32,13 @@ from .entity import (
 )
 from .host import HostStats
 from .runtime import CameraAlertsConfigEntry
+from .serial.board import ValueKind
+from .serial_entity import (
+    SerialErrors,
+    SerialLastMessage,
+    SerialValueSensor,
+    async_setup_board_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -172,6 +179,14 @@ async def async_setup_entry(
     )
     async_add_entities(
         SinkSensor(runtime.status, sink.name) for sink in runtime.dispatcher.sinks
+    )
+    async_setup_board_entities(
+        entry,
+        async_add_entities,
+        lambda board: (SerialLastMessage(board), SerialErrors(board)),
+        lambda board, key: (
+            None if key.kind is ValueKind.BINARY else SerialValueSensor(board, key)
+        ),
     )
     for camera in runtime.cameras.values():
         entities: list[SensorEntity] = [

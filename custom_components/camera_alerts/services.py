@@ -17,13 +17,16 @@ import homeassistant.helpers.config_validation as cv
 import voluptuous as vol
 
 from .const import (
+    ATTR_BOARD,
     ATTR_CAMERA,
     ATTR_IMAGE_PATH,
+    ATTR_LINE,
     ATTR_MIN_SCORE,
     DOMAIN,
     SERVICE_DETECT,
     SERVICE_GET_STATUS,
     SERVICE_RESTART,
+    SERVICE_SEND_SERIAL,
     SERVICE_START,
     SERVICE_STOP,
 )
@@ -31,6 +34,9 @@ from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime
 
 CONTROL_SCHEMA = vol.Schema({vol.Optional(ATTR_CAMERA): cv.string})
 STATUS_SCHEMA = vol.Schema({})
+SEND_SERIAL_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_BOARD): cv.string, vol.Required(ATTR_LINE): cv.string}
+)
 DETECT_SCHEMA = vol.All(
     vol.Schema(
         {
@@ -71,6 +77,10 @@ async def _async_get_status(call: ServiceCall) -> ServiceResponse:
     return _runtime(call.hass).status_document()
 
 
+async def _async_send_serial(call: ServiceCall) -> None:
+    await _runtime(call.hass).async_send_serial(call.data[ATTR_BOARD], call.data[ATTR_LINE])
+
+
 async def _async_detect(call: ServiceCall) -> ServiceResponse:
     return await _runtime(call.hass).async_detect(
         call.data.get(ATTR_CAMERA),
@@ -97,6 +107,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_get_status,
         schema=STATUS_SCHEMA,
         supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_SEND_SERIAL, _async_send_serial, schema=SEND_SERIAL_SCHEMA
     )
     hass.services.async_register(
         DOMAIN,

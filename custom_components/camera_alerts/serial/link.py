@@ -77,7 +77,9 @@ async def _async_close(
     transport: asyncio.BaseTransport, protocol: _LinkProtocol
 ) -> None:
     """Drop the port without flushing and wait until it is really closed."""
-    if not protocol.lost.done():
+    # A read error may already be closing it: a second close makes
+    # serial_asyncio_fast report the loss twice, the second time to no protocol.
+    if not protocol.lost.done() and not transport.is_closing():
         transport.abort()  # type: ignore[attr-defined]
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(CLOSE_TIMEOUT):
