@@ -11,8 +11,8 @@ from typing import Any
 import cv2
 from homeassistant.components.camera import Camera
 from homeassistant.config_entries import ConfigSubentryData
-from homeassistant.setup import async_setup_component
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,

@@ -7,6 +7,7 @@ import threading
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
@@ -174,9 +175,9 @@ async def test_services_and_switch_control_processing(
     await hass.services.async_call(DOMAIN, "restart", {}, blocking=True)
     assert all(camera.running for camera in by_name.values())
 
-    with pytest.raises(Exception) as err:
+    with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, "stop", {"camera": "Nope"}, blocking=True)
-    assert getattr(err.value, "translation_key", None) == "camera_not_found"
+    assert err.value.translation_key == "camera_not_found"
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert _processor_threads() == []

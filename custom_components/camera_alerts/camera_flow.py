@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import voluptuous as vol
-
 from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME
@@ -21,6 +19,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     TextSelector,
 )
+import voluptuous as vol
 
 from .camera.source import InvalidSourceUrl, SourceError, probe_source
 from .camera.url import redact_url

@@ -38,7 +38,7 @@ from .const import (
     LOGGER,
     MAX_SNAPSHOTS_PER_CAMERA,
 )
-from .coordinator import CameraCoordinator, CameraState
+from .coordinator import CameraCoordinator
 from .models import DetectionEvent, EventType, RelativeBox
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from homeassistant.helpers.update_coordinator import (
     DataUpdateCoordinator,
 )
 
-from .const import DOMAIN
 from .camera_runtime import CameraRuntime
+from .const import DOMAIN
 from .coordinator import CameraCoordinator
 from .runtime import CameraAlertsConfigEntry
 

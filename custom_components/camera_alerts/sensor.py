@@ -286,7 +286,7 @@ class SinkSensor(CameraAlertsEntity[StatusCoordinator], SensorEntity):
     """Health of one sink, with its counters as attributes."""
 
     _attr_device_class = SensorDeviceClass.ENUM
-    _attr_options = [SINK_CONNECTED, SINK_DISCONNECTED, SINK_NOT_AVAILABLE]
+    _attr_options: list[str] | None = [SINK_CONNECTED, SINK_DISCONNECTED, SINK_NOT_AVAILABLE]  # noqa: RUF012
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     # Counters change with every event: keep them out of the recorder.
     _unrecorded_attributes = frozenset(

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from ..inference import BoundingBox, Detection, Detector, DetectorError
 from .motion import MotionGate, detection_region
 from .source import Frame, FrameSlot
-from .tracker import TrackEvent, Tracker
+from .tracker import Tracker, TrackEvent
 from .zones import Point, Zone, zones_for_box
 
 _LOGGER = logging.getLogger(__name__)
