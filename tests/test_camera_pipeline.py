@@ -220,3 +220,23 @@ def test_person_positions_cover_the_clip() -> None:
     """The clip helper really shows the person (guards the pipeline test's premise)."""
     boxes = person_positions((640, 360), 60)
     assert sum(box is not None for box in boxes) >= 50
+
+
+async def test_unusable_stored_url_degrades_only_that_camera(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A stored URL that cannot be opened marks its camera down; the rest runs."""
+    entry = hub_entry(
+        camera_subentry("Broken", url="ftp://user:pw@cam/stream"),
+        camera_subentry("Yard", url=str(static_clip(tmp_path))),
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    broken = hass.states.get("binary_sensor.broken_connectivity")
+    assert broken.state == "off"
+    assert "pw" not in broken.attributes["last_error"]
+    await wait_until(lambda: hass.states.get("binary_sensor.yard_connectivity").state == "on")
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()

@@ -141,12 +141,18 @@ class CameraRuntime:
         self._slot = self._slot if not self._slot.closed else FrameSlot()
         self.processor.slot = self._slot
         if self._stream_url:
-            self._source = OpenCvSource(
-                self._stream_url,
-                self._slot,
-                name=self.name,
-                on_state=self._state_from_thread,
-            )
+            try:
+                self._source = OpenCvSource(
+                    self._stream_url,
+                    self._slot,
+                    name=self.name,
+                    on_state=self._state_from_thread,
+                )
+            except SourceError as err:
+                # A stored URL that can no longer be used degrades this camera only.
+                LOGGER.error("Camera %s cannot use its source: %s", self.name, err)
+                self._set_connected(False, str(err))
+                return
             await self.hass.async_add_executor_job(self._source.start)
         elif self._camera_entity:
             self._poll_task = self.entry.async_create_background_task(

@@ -306,6 +306,22 @@ class CameraAlertsRuntime:
         self.sink_health.async_check()
         self._publish()
 
+    def model_info(self) -> dict[str, Any]:
+        """Describe the detector the cameras use (or why it failed to load)."""
+        for camera in self.cameras.values():
+            detector = camera.processor.detector
+            width, height = detector.input_size
+            return {
+                "path": str(detector.model_path),
+                "adapter": detector.adapter_name,
+                "input": f"{width}x{height}",
+                "classes": len(detector.class_names),
+            }
+        return {
+            "path": self.entry.data.get(CONF_MODEL_PATH) or "bundled",
+            "error": self.model_error,
+        }
+
     def problems(self) -> list[str]:
         """Return why the integration is unhealthy, one reason per failing part."""
         problems: list[str] = []
