@@ -76,6 +76,8 @@ class ProcessorResult:
     skipped_frames: int
     frames_processed: int
     frames_detected: int
+    captured_at: float | None = None
+    """Monotonic time the frame was captured (None for the stop-time flush)."""
 
 
 class CameraProcessor:
@@ -245,6 +247,7 @@ class CameraProcessor:
             skipped_frames=self._skipped,
             frames_processed=self._processed,
             frames_detected=self._detected,
+            captured_at=frame.captured_at,
         )
 
     def _zones_of(self, detection: Detection, width: int, height: int) -> list[str]:
