@@ -25,14 +25,18 @@ from homeassistant.config_entries import (  # noqa: E402
     ConfigSubentryData,
 )
 
-from tests.camera_sources.media import make_clip, person_enters, static_scene  # noqa: E402
+from tests.camera_sources.media import (  # noqa: E402
+    make_clip,
+    person_enters,
+    static_scene,
+)
 
 SIZE = (1280, 720)
 FPS = 10.0
 
 
 def make_demo_clip(path: Path) -> None:
-    """A person walks in, stands and leaves, then the scene stays empty a while."""
+    """Write a clip where a person walks in, stands and leaves, then the scene stays empty."""
     frames = chain(
         static_scene(SIZE, int(FPS * 4), seed=1),
         person_enters(SIZE, int(FPS * 9), seed=2),
