@@ -223,3 +223,22 @@ def test_whole_frame_when_region_would_not_help() -> None:
         is None
     )
     assert detection_region([(0, 0, 5, 5)], (1280, 720), (0, 0)) is None
+
+
+def test_exposure_compensation_can_be_turned_off() -> None:
+    background = scene()
+    darker = [cv2.convertScaleAbs(background, alpha=1.0 - 0.3 * step / 60) for step in range(60)]
+    compensated = MotionGate()
+    plain = MotionGate(compensate_exposure=False, lightning_threshold=1.0)
+    moving_compensated = sum(bool(compensated.update(f)) for f in darker)
+    moving_plain = sum(bool(plain.update(f)) for f in darker)
+    assert moving_compensated <= 2
+    assert moving_plain > moving_compensated
+
+
+def test_dark_scenes_skip_the_gain() -> None:
+    gate = MotionGate(mask=[[(0.0, 0.0), (0.2, 0.0), (0.2, 0.2)]])
+    dark = np.full((H, W, 3), 3, np.uint8)
+    gate.update(dark)
+    assert gate.update(np.full((H, W, 3), 5, np.uint8)) == []
+    assert gate.update(with_square(dark, 300, 100, value=200))

@@ -6,7 +6,8 @@ background, thresholded, dilated, and the outer contours above a minimum area
 become motion boxes (in full-frame pixels). When a large fraction of the
 frame changes at once (lights switched on, camera switching to night mode,
 auto exposure), the background is reset to the current frame and that frame
-reports no motion.
+reports no motion. Slower global drifts (dusk, auto exposure) are evened out
+by scaling each frame to the background's mean brightness before comparing.
 
 Pure algorithm: numpy and OpenCV only, no I/O, no Home Assistant.
 """
@@ -23,6 +24,9 @@ import numpy.typing as npt
 
 Point = tuple[float, float]
 Region = tuple[int, int, int, int]
+
+# Below this mean grey level the exposure gain is too noisy to use.
+MIN_MEAN_FOR_GAIN = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,9 @@ class MotionGate:
         dilate_iterations: 3x3 dilations joining nearby changed pixels.
         mask: polygons in frame-relative coordinates (0..1) where motion is
             ignored, e.g. a tree or a timestamp overlay.
+        compensate_exposure: scale each frame's brightness to the background's
+            mean before comparing, so slow global changes (dusk, auto exposure)
+            are not taken for motion.
 
     """
 
@@ -75,6 +82,7 @@ class MotionGate:
         lightning_threshold: float = 0.6,
         dilate_iterations: int = 2,
         mask: Sequence[Sequence[Point]] | None = None,
+        compensate_exposure: bool = True,
     ) -> None:
         if frame_height < 8:
             raise ValueError("frame_height must be at least 8")
@@ -88,6 +96,7 @@ class MotionGate:
         self.alpha = float(alpha)
         self.lightning_threshold = float(lightning_threshold)
         self.dilate_iterations = int(dilate_iterations)
+        self.compensate_exposure = bool(compensate_exposure)
         self.mask_polygons: tuple[tuple[Point, ...], ...] = tuple(
             tuple((float(x), float(y)) for x, y in polygon) for polygon in (mask or ())
         )
@@ -130,6 +139,15 @@ class MotionGate:
             grey = cv2.resize(grey, self._small_size, interpolation=cv2.INTER_AREA)
         return np.asarray(grey, dtype=np.uint8)
 
+    def _changed(
+        self, frame: npt.NDArray[np.uint8], reference: npt.NDArray[np.uint8]
+    ) -> npt.NDArray[np.uint8]:
+        delta = cv2.absdiff(frame, reference)
+        _, changed = cv2.threshold(delta, self.threshold, 255, cv2.THRESH_BINARY)
+        if self._keep is not None:
+            changed = cv2.bitwise_and(changed, self._keep)
+        return np.asarray(changed, dtype=np.uint8)
+
     def update(self, frame_bgr: npt.NDArray[np.uint8]) -> list[MotionBox]:
         """Feed one frame; return the moving areas (empty: no motion)."""
         if frame_bgr.ndim not in (2, 3) or frame_bgr.dtype != np.uint8:
@@ -147,12 +165,31 @@ class MotionGate:
             return []
 
         background = self._background
-        delta = cv2.absdiff(small, cv2.convertScaleAbs(background))
-        _, changed = cv2.threshold(delta, self.threshold, 255, cv2.THRESH_BINARY)
-        if self._keep is not None:
-            changed = cv2.bitwise_and(changed, self._keep)
+        compared = small
+        if self.compensate_exposure:
+            # Global brightness drift (dusk, auto exposure) would otherwise show
+            # as change everywhere while the slow background lags behind it.
+            mask = self._keep if self._keep is not None else None
+            frame_mean = float(np.mean(small if mask is None else small[mask > 0]))
+            background_mean = float(
+                np.mean(background if mask is None else background[mask > 0])
+            )
+            if frame_mean >= MIN_MEAN_FOR_GAIN and background_mean >= MIN_MEAN_FOR_GAIN:
+                gain = min(max(background_mean / frame_mean, 0.5), 2.0)
+                if abs(gain - 1.0) > 0.005:
+                    compared = np.asarray(
+                        cv2.convertScaleAbs(small, alpha=gain), dtype=np.uint8
+                    )
+        reference = np.asarray(cv2.convertScaleAbs(background), dtype=np.uint8)
+        changed = self._changed(compared, reference)
         count = int(cv2.countNonZero(changed))
         self.changed_fraction = count / max(1, self._active_pixels)
+        if compared is not small and self.changed_fraction < self.lightning_threshold:
+            # An abrupt change that the gain only half evens out is still global.
+            raw = int(cv2.countNonZero(self._changed(small, reference)))
+            self.changed_fraction = max(
+                self.changed_fraction, raw / max(1, self._active_pixels)
+            )
 
         if self.changed_fraction >= self.lightning_threshold:
             # A global change (lighting, exposure, IR switch): start over from here.
@@ -165,8 +202,9 @@ class MotionGate:
             return []
 
         if self.dilate_iterations > 0:
-            changed = cv2.dilate(
-                changed, self._kernel, iterations=self.dilate_iterations
+            changed = np.asarray(
+                cv2.dilate(changed, self._kernel, iterations=self.dilate_iterations),
+                dtype=np.uint8,
             )
         contours, _ = cv2.findContours(
             changed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
