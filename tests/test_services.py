@@ -51,7 +51,8 @@ async def test_get_status(hass: HomeAssistant, mock_config_entry: MockConfigEntr
     assert response["startup_completed"] is True
     assert response["alerts_processed"] == 0
     assert response["cameras_processing"] == []
-    assert response["monitors"] == {"host": "ok"}
+    assert response["monitors"] == {"host": "ok", "serial": {}}
+    assert response["handlers"] == {}
     assert response["problems"] == []
 
 
