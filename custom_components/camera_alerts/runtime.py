@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 import threading
 from typing import Any
@@ -93,7 +93,7 @@ class CameraAlertsRuntime:
         self._unsubscribers.append(self.dispatcher.async_add_listener(self._sinks_changed))
         self._unsubscribers.append(
             async_track_time_interval(
-                self.hass, lambda _now: self.sink_health.async_check(), SINK_HEALTH_INTERVAL
+                self.hass, self._check_sinks, SINK_HEALTH_INTERVAL
             )
         )
         for board in self.serial_boards.values():
@@ -300,6 +300,11 @@ class CameraAlertsRuntime:
         self.alerts_processed += 1
         self.dispatcher.dispatch(event)
         self._publish()
+
+    @callback
+    def _check_sinks(self, _now: datetime) -> None:
+        # A sink can fail quietly (no state change): look again now and then.
+        self.sink_health.async_check()
 
     @callback
     def _sinks_changed(self) -> None:

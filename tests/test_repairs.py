@@ -1,0 +1,122 @@
+"""Repair issues raised by failing sinks, and cleared when they recover or unload."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.camera_alerts.const import DOMAIN
+from custom_components.camera_alerts.handlers.amqp import AmqpSink
+from custom_components.camera_alerts.handlers.dispatcher import Dispatcher
+from custom_components.camera_alerts.sinks import SINK_FAILING_ISSUE_AFTER, SinkHealth
+
+from .camera_helpers import camera_subentry, static_clip, wait_until
+from .camera_sources.media import free_port
+from .conftest import setup_integration
+from .handlers.conftest import make_event
+from .handlers.frigate_server import FakeFrigate
+
+pytestmark = pytest.mark.usefixtures("mock_host_stats", "socket_enabled")
+
+
+@pytest.fixture
+async def frigate() -> AsyncGenerator[FakeFrigate]:
+    server = FakeFrigate(cameras={"front"})
+    await server.async_start()
+    yield server
+    await server.async_stop()
+
+
+async def test_failing_sink_raises_issue_after_a_while(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, freezer: FrozenDateTimeFactory
+) -> None:
+    """An unreachable broker becomes a repair issue only when it stays unreachable."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Camera Alerts",
+        data={"model_path": "", "inference_threads": 2},
+        options={
+            "amqp_enabled": True,
+            "amqp_url": f"amqp://guest:guest@127.0.0.1:{free_port()}/",
+            "amqp_exchange": "camera_alerts_repairs",
+        },
+    )
+    await setup_integration(hass, entry)
+    dispatcher = entry.runtime_data.dispatcher
+    await wait_until(lambda: dispatcher.status()["amqp"]["last_error"] is not None)
+    entry.runtime_data.sink_health.async_check()
+    assert issue_registry.async_get_issue(DOMAIN, "sink_failing_amqp") is None
+    assert "sink_failing:amqp" in entry.runtime_data.problems()
+
+    freezer.tick(SINK_FAILING_ISSUE_AFTER)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, "sink_failing_amqp")
+    assert issue is not None
+    assert issue.translation_key == "sink_failing"
+    assert "guest:guest" not in issue.translation_placeholders["error"]
+
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, "sink_failing_amqp") is None
+
+
+async def test_unknown_frigate_camera_issue(
+    hass: HomeAssistant,
+    issue_registry: ir.IssueRegistry,
+    frigate: FakeFrigate,
+    tmp_path: Path,
+) -> None:
+    """Frigate answering 404 for a camera name raises an issue naming it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Camera Alerts",
+        data={"model_path": "", "inference_threads": 2},
+        options={"frigate_enabled": True, "frigate_url": frigate.url},
+        subentries_data=(
+            camera_subentry("Gate", url=str(static_clip(tmp_path)), frigate_camera="back"),
+        ),
+    )
+    await setup_integration(hass, entry)
+    entry.runtime_data.dispatcher.dispatch(make_event(camera="Gate"))
+    await wait_until(
+        lambda: issue_registry.async_get_issue(DOMAIN, "frigate_unknown_camera_back") is not None
+    )
+    issue = issue_registry.async_get_issue(DOMAIN, "frigate_unknown_camera_back")
+    assert issue.translation_placeholders == {"camera": "back"}
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_outbox_overflow_issue(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, tmp_path: Path
+) -> None:
+    """A full AMQP outbox drops the oldest events and says so in a repair issue."""
+    sink = AmqpSink(
+        f"amqp://guest:guest@127.0.0.1:{free_port()}/",
+        "camera_alerts_overflow",
+        tmp_path / "outbox.jsonl",
+        max_outbox=3,
+    )
+    dispatcher = Dispatcher([sink])
+    health = SinkHealth(hass, dispatcher)
+    await dispatcher.async_start()
+    for _ in range(5):
+        dispatcher.dispatch(make_event())
+    await wait_until(lambda: sink.state.dropped == 2)
+    health.async_check()
+    issue = issue_registry.async_get_issue(DOMAIN, "amqp_outbox_dropped")
+    assert issue is not None
+    assert issue.translation_placeholders == {"dropped": "2"}
+    await dispatcher.async_stop()
+    health.async_clear()
+    assert issue_registry.async_get_issue(DOMAIN, "amqp_outbox_dropped") is None
