@@ -36,16 +36,16 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from custom_components.camera_alerts.camera.motion import (  # noqa: E402
-    MotionGate,
-    detection_region,
-)
-from custom_components.camera_alerts.camera.tracker import Tracker  # noqa: E402
 from custom_components.camera_alerts.inference import (  # noqa: E402
     DEFAULT_MODEL_PATH,
     Detector,
     load_detector,
 )
+from custom_components.camera_alerts.pipeline.motion import (  # noqa: E402
+    MotionGate,
+    detection_region,
+)
+from custom_components.camera_alerts.pipeline.tracker import Tracker  # noqa: E402
 
 DATA = ROOT / "tests" / "inference" / "data"
 PHOTOS = ("astronaut.jpg", "person.jpg", "dog.jpg", "kite.jpg")

@@ -81,8 +81,8 @@ from tests.camera_sources.media import (
 )
 
 if TYPE_CHECKING:
-    # The only direct import of the integration's `camera/` package (types only).
-    from custom_components.camera_alerts.camera.processor import ProcessorResult
+    # The only direct import of the integration's `pipeline/` package (types only).
+    from custom_components.camera_alerts.pipeline.processor import ProcessorResult
 
 SIZE = (1280, 720)
 LAG_PERIOD_S = 0.010

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -17,7 +19,8 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.camera_alerts.const import DOMAIN
 from custom_components.camera_alerts.handlers.amqp import AmqpSink
 from custom_components.camera_alerts.handlers.dispatcher import Dispatcher
-from custom_components.camera_alerts.sinks import SINK_FAILING_ISSUE_AFTER, SinkHealth
+from custom_components.camera_alerts.runtime import SINK_HEALTH_INTERVAL
+from custom_components.camera_alerts.sinks import SinkHealth
 
 from .camera_helpers import camera_subentry, static_clip, wait_until
 from .camera_sources.media import free_port
@@ -37,7 +40,7 @@ async def frigate() -> AsyncGenerator[FakeFrigate]:
 
 
 async def test_failing_sink_raises_issue_after_a_while(
-    hass: HomeAssistant, issue_registry: ir.IssueRegistry, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
 ) -> None:
     """An unreachable broker becomes a repair issue only when it stays unreachable."""
     entry = MockConfigEntry(
@@ -57,9 +60,10 @@ async def test_failing_sink_raises_issue_after_a_while(
     assert issue_registry.async_get_issue(DOMAIN, "sink_failing_amqp") is None
     assert "sink_failing:amqp" in entry.runtime_data.problems()
 
-    freezer.tick(SINK_FAILING_ISSUE_AFTER)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    # Once failing long enough, the periodic check raises the issue.
+    with patch("custom_components.camera_alerts.sinks.SINK_FAILING_ISSUE_AFTER", timedelta(0)):
+        async_fire_time_changed(hass, dt_util.utcnow() + SINK_HEALTH_INTERVAL)
+        await hass.async_block_till_done()
     issue = issue_registry.async_get_issue(DOMAIN, "sink_failing_amqp")
     assert issue is not None
     assert issue.translation_key == "sink_failing"

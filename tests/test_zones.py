@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.camera_alerts.camera.zones import (
+from custom_components.camera_alerts.pipeline.zones import (
     ZoneError,
     parse_mask,
     parse_zones,

@@ -21,9 +21,6 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .camera.source import InvalidSourceUrl, SourceError, probe_source
-from .camera.url import redact_url
-from .camera.zones import ZoneError, parse_mask, parse_zones
 from .camera_runtime import parse_label_scores
 from .const import (
     CONF_CAMERA_ENTITY,
@@ -41,6 +38,9 @@ from .const import (
     LOGGER,
 )
 from .inference.labels import COCO_80
+from .pipeline.source import InvalidSourceUrl, SourceError, probe_source
+from .pipeline.url import redact_url
+from .pipeline.zones import ZoneError, parse_mask, parse_zones
 
 
 def _camera_schema(defaults: dict[str, Any], *, with_name: bool) -> vol.Schema:

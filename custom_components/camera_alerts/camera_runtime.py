@@ -18,10 +18,6 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import slugify
 
-from .camera.processor import CameraProcessor, ProcessorResult, ProcessorSettings
-from .camera.source import FrameSlot, OpenCvSource, SourceError, decode_image
-from .camera.url import redact_url
-from .camera.zones import parse_mask, parse_zones
 from .const import (
     CONF_CAMERA_ENTITY,
     CONF_FPS,
@@ -40,6 +36,10 @@ from .const import (
 )
 from .coordinator import CameraCoordinator
 from .models import DetectionEvent, EventType, RelativeBox
+from .pipeline.processor import CameraProcessor, ProcessorResult, ProcessorSettings
+from .pipeline.source import FrameSlot, OpenCvSource, SourceError, decode_image
+from .pipeline.url import redact_url
+from .pipeline.zones import parse_mask, parse_zones
 
 if TYPE_CHECKING:
     from .inference import Detector

@@ -8,13 +8,13 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceEntry
 
-from .camera.url import redact_url
 from .const import (
     CONF_AMQP_URL,
     CONF_FRIGATE_PASSWORD,
     CONF_FRIGATE_USERNAME,
     CONF_STREAM_URL,
 )
+from .pipeline.url import redact_url
 from .runtime import CameraAlertsConfigEntry
 
 TO_REDACT = {CONF_FRIGATE_PASSWORD, CONF_FRIGATE_USERNAME, "password", "token"}

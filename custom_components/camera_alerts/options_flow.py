@@ -14,7 +14,6 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
-from .camera.url import redact_url
 from .const import (
     CONF_AMQP_ENABLED,
     CONF_AMQP_EXCHANGE,
@@ -32,6 +31,7 @@ from .const import (
 from .handlers.amqp import async_validate_amqp
 from .handlers.errors import CannotConnect, InvalidAuth
 from .handlers.frigate import async_validate_frigate
+from .pipeline.url import redact_url
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 

@@ -14,7 +14,6 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 
-from .camera.source import read_image
 from .camera_runtime import CameraRuntime, parse_label_scores
 from .const import (
     CONF_INFERENCE_THREADS,
@@ -34,6 +33,7 @@ from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
 from .handlers.dispatcher import Dispatcher
 from .inference import Detector, DetectorError, load_detector
 from .models import DetectionEvent
+from .pipeline.source import read_image
 from .serial.link import SerialNotConnectedError
 from .serial.protocol import CommandError
 from .serial_runtime import SerialBoardRuntime

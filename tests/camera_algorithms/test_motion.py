@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from custom_components.camera_alerts.camera.motion import (
+from custom_components.camera_alerts.pipeline.motion import (
     MotionBox,
     MotionGate,
     detection_region,

@@ -7,9 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from custom_components.camera_alerts.camera.tracker import Tracker, TrackEvent, box_iou
 from custom_components.camera_alerts.inference import BoundingBox, Detection
 from custom_components.camera_alerts.models import EventType
+from custom_components.camera_alerts.pipeline.tracker import (
+    Tracker,
+    TrackEvent,
+    box_iou,
+)
 
 FRAME = (1280, 720)
 FPS = 5.0

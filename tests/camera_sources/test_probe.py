@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from custom_components.camera_alerts.camera.source import (
+from custom_components.camera_alerts.pipeline.source import (
     InvalidSourceUrl,
     SourceError,
     SourceUnreachable,

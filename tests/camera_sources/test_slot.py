@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from custom_components.camera_alerts.camera.source import Frame, FrameSlot
+from custom_components.camera_alerts.pipeline.source import Frame, FrameSlot
 
 from .conftest import WAIT_GUARD
 

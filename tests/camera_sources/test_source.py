@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from custom_components.camera_alerts.camera.source import (
+from custom_components.camera_alerts.pipeline.source import (
     FrameSlot,
     InvalidSourceUrl,
     OpenCvSource,

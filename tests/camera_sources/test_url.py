@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.camera_alerts.camera.url import (
+from custom_components.camera_alerts.pipeline.url import (
     InvalidUrlError,
     is_local_file,
     redact_url,

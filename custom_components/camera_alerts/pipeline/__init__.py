@@ -1,0 +1,1 @@
+"""Camera processing without Home Assistant: frame sources, motion gate, tracker, zones, processor."""
