@@ -87,6 +87,13 @@ async def test_static_scene_no_events(hass: HomeAssistant, tmp_path: Path) -> No
     entry = hub_entry(camera_subentry("Yard", url=str(static_clip(tmp_path))))
     entry.add_to_hass(hass)
     recorder = EventRecorder(hass)
+    fps_writes: list[object] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: fps_writes.append(event)
+        if event.data["entity_id"] == "sensor.yard_processed_frame_rate"
+        else None,
+    )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     runtime = entry.runtime_data
@@ -102,6 +109,8 @@ async def test_static_scene_no_events(hass: HomeAssistant, tmp_path: Path) -> No
     assert hass.states.get("binary_sensor.yard_person_detected").state == "off"
     assert hass.states.get("sensor.yard_person_count").state == "0"
     assert hass.states.get("binary_sensor.yard_connectivity").state == "on"
+    # Diagnostic figures are throttled: not a state write per processed frame.
+    assert len(fps_writes) <= 3
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     recorder.close()

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 # A camera that stays down this long raises a repair issue.
 CAMERA_DOWN_ISSUE_DELAY = timedelta(minutes=5)
+DIAGNOSTICS_PUSH_INTERVAL_S = 10.0
 
 
 def parse_label_scores(raw: str) -> dict[str, float]:
@@ -99,6 +100,7 @@ class CameraRuntime:
         self._source: OpenCvSource | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._down_timer: CALLBACK_TYPE | None = None
+        self._figures_pushed_at = float("-inf")
         min_score = float(data.get(CONF_MIN_SCORE, DEFAULT_MIN_SCORE))
         label_scores = parse_label_scores(data.get(CONF_LABEL_SCORES, ""))
         self.processor = CameraProcessor(
@@ -201,13 +203,17 @@ class CameraRuntime:
     def status(self) -> dict[str, Any]:
         """Return this camera's part of the status document."""
         state = self.coordinator.data
+        # The newest figures, not the throttled ones the entities show.
+        result = self.latest_result
         return {
             "running": self.running,
             "connected": state.connected,
             "source": self.source_description,
             "fps": self.fps,
-            "processed_fps": state.processed_fps,
-            "skipped_frames": state.skipped_frames,
+            "processed_fps": result.processed_fps if result else 0.0,
+            "skipped_frames": result.skipped_frames if result else 0,
+            "frames_processed": result.frames_processed if result else 0,
+            "frames_detected": result.frames_detected if result else 0,
             "inference_ms": state.inference_ms,
             "counts": dict(state.counts),
             "last_error": state.last_error,
@@ -283,13 +289,29 @@ class CameraRuntime:
     @callback
     def _handle_result(self, result: ProcessorResult) -> None:
         self.latest_result = result
-        self._push(
-            counts=dict(result.counts),
-            motion=result.motion,
-            inference_ms=result.inference_ms,
-            processed_fps=result.processed_fps,
-            skipped_frames=result.skipped_frames,
-        )
+        state = self.coordinator.data
+        counts = dict(result.counts)
+        now = self.hass.loop.time()
+        # Counts and motion drive automations: push them at once. The diagnostic
+        # figures change every frame; pushing them that often would write every
+        # entity's state (and the recorder) several times a second per camera.
+        if (
+            counts != state.counts
+            or result.motion != state.motion
+            or now - self._figures_pushed_at >= DIAGNOSTICS_PUSH_INTERVAL_S
+        ):
+            self._figures_pushed_at = now
+            self._push(
+                counts=counts,
+                motion=result.motion,
+                inference_ms=(
+                    result.inference_ms
+                    if result.inference_ms is not None
+                    else state.inference_ms
+                ),
+                processed_fps=result.processed_fps,
+                skipped_frames=result.skipped_frames,
+            )
         for track_event in result.events:
             box = track_event.bbox
             width, height = result.frame_width, result.frame_height
