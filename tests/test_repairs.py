@@ -22,11 +22,13 @@ from custom_components.camera_alerts.handlers.dispatcher import Dispatcher
 from custom_components.camera_alerts.runtime import SINK_HEALTH_INTERVAL
 from custom_components.camera_alerts.sinks import SinkHealth
 
-from .camera_helpers import camera_subentry, static_clip, wait_until
-from .camera_sources.media import free_port
+from .camera_helpers import camera_subentry, hub_entry, static_clip, wait_until
+from .camera_sources.media import MjpegServer, free_port, static_scene
 from .conftest import setup_integration
 from .handlers.conftest import make_event
 from .handlers.frigate_server import FakeFrigate
+from .serial.conftest import PtyBoard
+from .test_serial import serial_entry
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats", "socket_enabled")
 
@@ -124,3 +126,55 @@ async def test_outbox_overflow_issue(
     await dispatcher.async_stop()
     health.async_clear()
     assert issue_registry.async_get_issue(DOMAIN, "amqp_outbox_dropped") is None
+
+
+async def test_camera_down_issue_raised_and_withdrawn(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry
+) -> None:
+    """A camera that stays down raises an issue; it goes when frames come back."""
+    with (
+        patch("custom_components.camera_alerts.camera_runtime.CAMERA_DOWN_ISSUE_DELAY", timedelta(0)),
+        MjpegServer(static_scene((320, 180), 10), fps=10) as server,
+    ):
+        entry = hub_entry(camera_subentry("Drive", url=server.url))
+        await setup_integration(hass, entry)
+        subentry_id = next(iter(entry.subentries))
+        issue_id = f"camera_down_{subentry_id}"
+        await wait_until(lambda: hass.states.get("binary_sensor.drive_connectivity").state == "on")
+        assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+        server.stop()
+        await wait_until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is not None)
+        issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+        assert issue.translation_key == "camera_down"
+        assert issue.translation_placeholders["camera"] == "Drive"
+
+        server.start()
+        await wait_until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None, guard=60)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+async def test_serial_board_gone_issue(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, tmp_path: Path
+) -> None:
+    """A board whose port stays missing raises an issue; plugging it in withdraws it."""
+    board = PtyBoard(tmp_path / "ttyESP32")
+    board.unplug()
+    with (
+        patch("custom_components.camera_alerts.serial_runtime.BOARD_GONE_ISSUE_DELAY", timedelta(0)),
+        patch("custom_components.camera_alerts.serial_runtime.RECONNECT_BACKOFF_S", 0.05),
+    ):
+        entry = serial_entry(str(board.link_path))
+        await setup_integration(hass, entry)
+        issue_id = f"serial_gone_{next(iter(entry.subentries))}"
+        await wait_until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is not None)
+        assert issue_registry.async_get_issue(DOMAIN, issue_id).translation_placeholders == {
+            "board": "Garden",
+            "port": str(board.link_path),
+        }
+        board.plug()
+        await wait_until(lambda: issue_registry.async_get_issue(DOMAIN, issue_id) is None)
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+    board.unplug()

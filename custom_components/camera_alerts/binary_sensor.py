@@ -15,7 +15,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .camera_runtime import CameraRuntime
 from .coordinator import StatusCoordinator
-from .entity import CameraAlertsCameraEntity, CameraAlertsEntity, hub_device_info
+from .entity import (
+    CameraAlertsCameraEntity,
+    CameraAlertsEntity,
+    CameraLabelEntity,
+    async_add_camera_entities,
+    hub_device_info,
+)
 from .runtime import CameraAlertsConfigEntry
 from .serial.board import ValueKind
 from .serial_entity import (
@@ -61,13 +67,15 @@ async def async_setup_entry(
             SerialValueBinarySensor(board, key) if key.kind is ValueKind.BINARY else None
         ),
     )
-    for camera in runtime.cameras.values():
-        entities: list[BinarySensorEntity] = [
+    async_add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda camera: [
             ConnectivityBinarySensor(camera),
             MotionBinarySensor(camera),
-        ]
-        entities.extend(ObjectPresenceBinarySensor(camera, label) for label in camera.labels)
-        async_add_entities(entities, config_subentry_id=camera.subentry.subentry_id)
+            *(ObjectPresenceBinarySensor(camera, label) for label in camera.labels),
+        ],
+    )
 
 
 class ProblemBinarySensor(CameraAlertsEntity[StatusCoordinator], BinarySensorEntity):
@@ -129,7 +137,7 @@ class MotionBinarySensor(CameraAlertsCameraEntity, BinarySensorEntity):
         return self.coordinator.data.motion
 
 
-class ObjectPresenceBinarySensor(CameraAlertsCameraEntity, BinarySensorEntity):
+class ObjectPresenceBinarySensor(CameraLabelEntity, BinarySensorEntity):
     """On while at least one object of a label is tracked."""
 
     _attr_device_class = BinarySensorDeviceClass.OCCUPANCY
@@ -137,9 +145,9 @@ class ObjectPresenceBinarySensor(CameraAlertsCameraEntity, BinarySensorEntity):
 
     def __init__(self, camera: CameraRuntime, label: str) -> None:
         """Attach to the camera, one sensor per watched label."""
-        super().__init__(camera, BinarySensorEntityDescription(key=f"present_{label}"))
-        self.label = label
-        self._attr_translation_placeholders = {"label": label}
+        super().__init__(
+            camera, label, BinarySensorEntityDescription(key=f"present_{label}")
+        )
 
     @property
     def is_on(self) -> bool:

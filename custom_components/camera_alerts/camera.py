@@ -8,7 +8,7 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .camera_runtime import CameraRuntime
-from .entity import CameraAlertsCameraEntity
+from .entity import CameraAlertsCameraEntity, async_add_camera_entities
 from .runtime import CameraAlertsConfigEntry
 
 PARALLEL_UPDATES = 0
@@ -23,10 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one camera entity per camera subentry."""
-    for camera in entry.runtime_data.cameras.values():
-        async_add_entities(
-            [AnnotatedCamera(camera)], config_subentry_id=camera.subentry.subentry_id
-        )
+    async_add_camera_entities(entry, async_add_entities, lambda camera: [AnnotatedCamera(camera)])
 
 
 class AnnotatedCamera(CameraAlertsCameraEntity, Camera):

@@ -14,8 +14,6 @@ from homeassistant.components.camera import async_get_image
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_call_later
 from homeassistant.util import slugify
 
 from .const import (
@@ -36,13 +34,14 @@ from .const import (
 )
 from .coordinator import CameraCoordinator
 from .models import DetectionEvent, EventType, RelativeBox
-from .pipeline.processor import CameraProcessor, ProcessorResult, ProcessorSettings
 from .pipeline.source import FrameSlot, OpenCvSource, SourceError, decode_image
 from .pipeline.url import redact_url
 from .pipeline.zones import parse_mask, parse_zones
+from .repairs import LastingProblemIssue
 
 if TYPE_CHECKING:
     from .inference import Detector
+    from .pipeline.processor import ProcessorResult
     from .runtime import CameraAlertsConfigEntry
 
 # A camera that stays down this long raises a repair issue.
@@ -99,10 +98,23 @@ class CameraRuntime:
         self._slot = FrameSlot()
         self._source: OpenCvSource | None = None
         self._poll_task: asyncio.Task[None] | None = None
-        self._down_timer: CALLBACK_TYPE | None = None
+        self._down_issue = LastingProblemIssue(
+            hass,
+            f"camera_down_{subentry.subentry_id}",
+            "camera_down",
+            CAMERA_DOWN_ISSUE_DELAY,
+            lambda: {"camera": self.name, "error": self.coordinator.data.last_error or ""},
+        )
         self._figures_pushed_at = float("-inf")
         min_score = float(data.get(CONF_MIN_SCORE, DEFAULT_MIN_SCORE))
         label_scores = parse_label_scores(data.get(CONF_LABEL_SCORES, ""))
+        # The processor needs OpenCV, which is missing on musl (HA OS): import it
+        # only when a camera is created, after `runtime` checked it imports.
+        from .pipeline.processor import (
+            CameraProcessor,
+            ProcessorSettings,
+        )
+
         self.processor = CameraProcessor(
             self.name,
             self._slot,
@@ -174,13 +186,13 @@ class CameraRuntime:
         if source is not None:
             await self.hass.async_add_executor_job(source.stop)
         await self.hass.async_add_executor_job(self.processor.stop)
-        self._cancel_down_timer()
+        # A stopped camera is not a broken one.
+        self._down_issue.async_resolved()
         self._push(enabled=False, counts={}, motion=False)
 
     async def async_shutdown(self) -> None:
         """Stop everything and drop the repair issue this camera may have raised."""
         await self.async_stop()
-        ir.async_delete_issue(self.hass, DOMAIN, self._down_issue_id)
         await self.coordinator.async_shutdown()
 
     @callback
@@ -247,44 +259,14 @@ class CameraRuntime:
         if state.connected == connected and state.last_error == error:
             return
         if connected:
-            self._cancel_down_timer()
-            ir.async_delete_issue(self.hass, DOMAIN, self._down_issue_id)
+            self._down_issue.async_resolved()
             if not state.connected:
                 LOGGER.info("Camera %s connected", self.name)
         else:
             if state.connected:
                 LOGGER.warning("Camera %s disconnected: %s", self.name, error)
-            if self._down_timer is None:
-                self._down_timer = async_call_later(
-                    self.hass, CAMERA_DOWN_ISSUE_DELAY, self._raise_down_issue
-                )
+            self._down_issue.async_problem()
         self._push(connected=connected, last_error=error)
-
-    @callback
-    def _raise_down_issue(self, _now: datetime) -> None:
-        self._down_timer = None
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._down_issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="camera_down",
-            translation_placeholders={
-                "camera": self.name,
-                "error": self.coordinator.data.last_error or "",
-            },
-        )
-
-    @callback
-    def _cancel_down_timer(self) -> None:
-        if self._down_timer is not None:
-            self._down_timer()
-            self._down_timer = None
-
-    @property
-    def _down_issue_id(self) -> str:
-        return f"camera_down_{self.subentry.subentry_id}"
 
     @callback
     def _handle_result(self, result: ProcessorResult) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import (
     CoordinatorEntity,
     DataUpdateCoordinator,
@@ -89,3 +91,25 @@ class CameraAlertsCameraEntity(CameraAlertsEntity[CameraCoordinator]):
     def available(self) -> bool:
         """Available while the camera delivers frames."""
         return super().available and self.coordinator.data.connected
+
+
+class CameraLabelEntity(CameraAlertsCameraEntity):
+    """An entity about one watched label of a camera (presence, count)."""
+
+    def __init__(
+        self, camera: CameraRuntime, label: str, description: EntityDescription
+    ) -> None:
+        """Attach to the camera; the label names the entity."""
+        super().__init__(camera, description)
+        self.label = label
+        self._attr_translation_placeholders = {"label": label}
+
+
+def async_add_camera_entities(
+    entry: CameraAlertsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    build: Callable[[CameraRuntime], Iterable[Entity]],
+) -> None:
+    """Add each camera's entities to that camera's subentry."""
+    for camera in entry.runtime_data.cameras.values():
+        async_add_entities(list(build(camera)), config_subentry_id=camera.subentry.subentry_id)

@@ -7,7 +7,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .camera_runtime import CameraRuntime
-from .entity import CameraAlertsCameraEntity
+from .entity import CameraAlertsCameraEntity, async_add_camera_entities
 from .models import DetectionEvent, EventType
 from .runtime import CameraAlertsConfigEntry
 
@@ -26,11 +26,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one detection event entity per camera subentry."""
-    for camera in entry.runtime_data.cameras.values():
-        async_add_entities(
-            [DetectionEventEntity(camera)],
-            config_subentry_id=camera.subentry.subentry_id,
-        )
+    async_add_camera_entities(entry, async_add_entities, lambda camera: [DetectionEventEntity(camera)])
 
 
 class DetectionEventEntity(CameraAlertsCameraEntity, EventEntity):

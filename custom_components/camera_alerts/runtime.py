@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
+import importlib
 import threading
 from typing import Any
 
@@ -31,7 +32,12 @@ from .const import (
 )
 from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
 from .handlers.dispatcher import Dispatcher
-from .inference import Detector, DetectorError, load_detector
+from .inference import (
+    BackendUnavailableError,
+    Detector,
+    DetectorError,
+    load_detector,
+)
 from .models import DetectionEvent
 from .pipeline.source import read_image
 from .serial.link import SerialNotConnectedError
@@ -42,7 +48,23 @@ from .sinks import SinkHealth, build_sinks
 type CameraAlertsConfigEntry = ConfigEntry[CameraAlertsRuntime]
 
 MODEL_ISSUE_ID = "model_invalid"
+LOCAL_BACKEND_ISSUE_ID = "local_backend_unavailable"
 SINK_HEALTH_INTERVAL = timedelta(minutes=1)
+
+
+def load_local_detector(model_path: str | None, **options: Any) -> Detector:
+    """Load the local detector and the OpenCV frame processor (blocking).
+
+    Raises BackendUnavailableError where ONNX Runtime or OpenCV cannot be
+    imported (HA OS and the HA container: musl, no wheels on PyPI).
+    """
+    try:
+        importlib.import_module(f"{__package__}.pipeline.processor")
+    except ImportError as err:
+        raise BackendUnavailableError(
+            f"OpenCV cannot be imported on this system ({err})"
+        ) from err
+    return load_detector(model_path, **options)
 
 
 def detector_options(subentry_data: dict[str, Any]) -> dict[str, Any]:
@@ -69,6 +91,7 @@ class CameraAlertsRuntime:
         self.startup_completed = False
         self.alerts_processed = 0
         self.model_error: str | None = None
+        self.backend_missing = False
         self.cameras: dict[str, CameraRuntime] = {}
         self.serial_boards: dict[str, SerialBoardRuntime] = {
             subentry.subentry_id: SerialBoardRuntime(hass, subentry)
@@ -128,18 +151,22 @@ class CameraAlertsRuntime:
             detector = await self._async_load_detector(dict(subentry.data))
         except DetectorError as err:
             self.model_error = str(err)
+            # A missing backend is this system's limit, not a bad model file.
+            self.backend_missing = isinstance(err, BackendUnavailableError)
+            issue_id = LOCAL_BACKEND_ISSUE_ID if self.backend_missing else MODEL_ISSUE_ID
             LOGGER.error("Camera %s cannot start: %s", subentry.data["name"], err)
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
-                MODEL_ISSUE_ID,
+                issue_id,
                 is_fixable=False,
                 severity=ir.IssueSeverity.ERROR,
-                translation_key=MODEL_ISSUE_ID,
+                translation_key=issue_id,
                 translation_placeholders={"error": str(err)},
             )
             return
         ir.async_delete_issue(self.hass, DOMAIN, MODEL_ISSUE_ID)
+        ir.async_delete_issue(self.hass, DOMAIN, LOCAL_BACKEND_ISSUE_ID)
         camera = CameraRuntime(
             self.hass, self.entry, subentry, detector, self._detect_lock, self._on_event
         )
@@ -150,7 +177,7 @@ class CameraAlertsRuntime:
         data = self.entry.data
         return await self.hass.async_add_executor_job(
             partial(
-                load_detector,
+                load_local_detector,
                 data.get(CONF_MODEL_PATH) or None,
                 intra_op_num_threads=int(
                     data.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS)
@@ -173,20 +200,18 @@ class CameraAlertsRuntime:
 
     async def async_start(self, camera: str | None = None) -> None:
         """Turn processing on, for every camera or one."""
-        selected = self._select(camera)
-        if camera is None:
-            self.running = True
-        for runtime in selected:
-            await runtime.async_start()
-        self._publish()
+        await self._async_set_processing(camera, running=True)
 
     async def async_stop(self, camera: str | None = None) -> None:
         """Turn processing off; host monitoring keeps running."""
+        await self._async_set_processing(camera, running=False)
+
+    async def _async_set_processing(self, camera: str | None, *, running: bool) -> None:
         selected = self._select(camera)
         if camera is None:
-            self.running = False
+            self.running = running
         for runtime in selected:
-            await runtime.async_stop()
+            await (runtime.async_start() if running else runtime.async_stop())
         self._publish()
 
     async def async_restart(self, camera: str | None = None) -> None:
@@ -261,6 +286,12 @@ class CameraAlertsRuntime:
                     warmup=False,
                 )
             )
+        except BackendUnavailableError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=LOCAL_BACKEND_ISSUE_ID,
+                translation_placeholders={"error": str(err)},
+            ) from err
         except DetectorError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -333,7 +364,9 @@ class CameraAlertsRuntime:
         if not self.host.last_update_success:
             problems.append("host_monitor_failed")
         if self.model_error:
-            problems.append("model_invalid")
+            problems.append(
+                LOCAL_BACKEND_ISSUE_ID if self.backend_missing else "model_invalid"
+            )
         problems.extend(
             f"sink_failing:{name}"
             for name, state in self.dispatcher.status().items()

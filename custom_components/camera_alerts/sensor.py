@@ -27,6 +27,8 @@ from .coordinator import CameraState, HostCoordinator, RuntimeStatus, StatusCoor
 from .entity import (
     CameraAlertsCameraEntity,
     CameraAlertsEntity,
+    CameraLabelEntity,
+    async_add_camera_entities,
     host_device_info,
     hub_device_info,
 )
@@ -188,12 +190,14 @@ async def async_setup_entry(
             None if key.kind is ValueKind.BINARY else SerialValueSensor(board, key)
         ),
     )
-    for camera in runtime.cameras.values():
-        entities: list[SensorEntity] = [
-            CameraSensor(camera, description) for description in CAMERA_SENSORS
-        ]
-        entities.extend(ObjectCountSensor(camera, label) for label in camera.labels)
-        async_add_entities(entities, config_subentry_id=camera.subentry.subentry_id)
+    async_add_camera_entities(
+        entry,
+        async_add_entities,
+        lambda camera: [
+            *(CameraSensor(camera, description) for description in CAMERA_SENSORS),
+            *(ObjectCountSensor(camera, label) for label in camera.labels),
+        ],
+    )
 
 
 class HostSensor(CameraAlertsEntity[HostCoordinator], SensorEntity):
@@ -259,7 +263,7 @@ class CameraSensor(CameraAlertsCameraEntity, SensorEntity):
         return self.entity_description.value_fn(self.coordinator.data)
 
 
-class ObjectCountSensor(CameraAlertsCameraEntity, SensorEntity):
+class ObjectCountSensor(CameraLabelEntity, SensorEntity):
     """How many objects of one label the camera tracks right now."""
 
     _attr_state_class = SensorStateClass.MEASUREMENT
@@ -267,9 +271,7 @@ class ObjectCountSensor(CameraAlertsCameraEntity, SensorEntity):
 
     def __init__(self, camera: CameraRuntime, label: str) -> None:
         """Attach to the camera, one sensor per watched label."""
-        super().__init__(camera, SensorEntityDescription(key=f"count_{label}"))
-        self.label = label
-        self._attr_translation_placeholders = {"label": label}
+        super().__init__(camera, label, SensorEntityDescription(key=f"count_{label}"))
 
     @property
     def native_value(self) -> int:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 
-from .const import CONF_BAUDRATE, CONF_NAME, CONF_PORT, DOMAIN, LOGGER
+from .const import CONF_BAUDRATE, CONF_NAME, CONF_PORT, DOMAIN
+from .repairs import LastingProblemIssue
 from .serial.board import BoardState
 from .serial.monitor import SerialMonitor
 from .serial.protocol import ErrorKind
@@ -40,7 +40,13 @@ class SerialBoardRuntime:
         )
         self.monitor: SerialMonitor | None = None
         self._unsubscribers: list[Callable[[], None]] = []
-        self._gone_timer: CALLBACK_TYPE | None = None
+        self._gone_issue = LastingProblemIssue(
+            hass,
+            f"serial_gone_{subentry.subentry_id}",
+            "serial_board_gone",
+            BOARD_GONE_ISSUE_DELAY,
+            lambda: {"board": self.name, "port": self.port},
+        )
 
     @property
     def state(self) -> BoardState:
@@ -61,19 +67,19 @@ class SerialBoardRuntime:
             state.add_update_listener(self._on_update),
             state.add_error_listener(self._on_error),
         ]
-        self._arm_gone_timer()
+        # Until the port opens, the board counts as gone.
+        self._gone_issue.async_problem()
         await self.monitor.async_start()
 
     async def async_stop(self) -> None:
         """Close the port, save the keys and drop this board's repair issues."""
         while self._unsubscribers:
             self._unsubscribers.pop()()
-        self._cancel_gone_timer()
+        self._gone_issue.async_resolved()
         if self.monitor is not None:
             await self.monitor.async_stop()
             await self._store.async_save(self.monitor.state.as_dict())
-        for issue in (self._gone_issue_id, self._limit_issue_id):
-            ir.async_delete_issue(self.hass, DOMAIN, issue)
+        ir.async_delete_issue(self.hass, DOMAIN, self._limit_issue_id)
 
     async def async_remove(self) -> None:
         """Forget the saved keys (the subentry was deleted)."""
@@ -103,10 +109,9 @@ class SerialBoardRuntime:
     @callback
     def _on_update(self, changed: frozenset[str]) -> None:
         if self.state.connected:
-            self._cancel_gone_timer()
-            ir.async_delete_issue(self.hass, DOMAIN, self._gone_issue_id)
-        elif self._gone_timer is None:
-            self._arm_gone_timer()
+            self._gone_issue.async_resolved()
+        else:
+            self._gone_issue.async_problem()
 
     @callback
     def _on_error(self, kind: ErrorKind) -> None:
@@ -123,38 +128,6 @@ class SerialBoardRuntime:
                     "limit": str(self.state.max_keys),
                 },
             )
-
-    @callback
-    def _arm_gone_timer(self) -> None:
-        self._gone_timer = async_call_later(
-            self.hass, BOARD_GONE_ISSUE_DELAY, self._raise_gone_issue
-        )
-
-    @callback
-    def _cancel_gone_timer(self) -> None:
-        if self._gone_timer is not None:
-            self._gone_timer()
-            self._gone_timer = None
-
-    @callback
-    def _raise_gone_issue(self, _now: datetime) -> None:
-        self._gone_timer = None
-        if self.state.connected:
-            return
-        LOGGER.warning("Serial board %s on %s is still unreachable", self.name, self.port)
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self._gone_issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key="serial_board_gone",
-            translation_placeholders={"board": self.name, "port": self.port},
-        )
-
-    @property
-    def _gone_issue_id(self) -> str:
-        return f"serial_gone_{self.subentry.subentry_id}"
 
     @property
     def _limit_issue_id(self) -> str:
