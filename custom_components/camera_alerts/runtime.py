@@ -43,7 +43,7 @@ from .pipeline.source import read_image
 from .serial.link import SerialNotConnectedError
 from .serial.protocol import CommandError
 from .serial_runtime import SerialBoardRuntime
-from .sinks import SinkHealth, build_sinks
+from .sinks import SinkHealth, build_sinks, sink_failing
 
 type CameraAlertsConfigEntry = ConfigEntry[CameraAlertsRuntime]
 
@@ -370,7 +370,7 @@ class CameraAlertsRuntime:
         problems.extend(
             f"sink_failing:{name}"
             for name, state in self.dispatcher.status().items()
-            if not state["connected"] and state["last_error"] not in (None, "mqtt_not_available")
+            if sink_failing(state)
         )
         problems.extend(
             f"serial_disconnected:{board.name}"

@@ -32,6 +32,7 @@ from .entity import (
     host_device_info,
     hub_device_info,
 )
+from .handlers.mqtt import NOT_AVAILABLE as MQTT_NOT_AVAILABLE
 from .host import HostStats
 from .runtime import CameraAlertsConfigEntry
 from .serial.board import ValueKind
@@ -315,7 +316,7 @@ class SinkSensor(CameraAlertsEntity[StatusCoordinator], SensorEntity):
         status = self._status
         if status.get("connected"):
             return SINK_CONNECTED
-        if status.get("last_error") == "mqtt_not_available":
+        if status.get("last_error") == MQTT_NOT_AVAILABLE:
             return SINK_NOT_AVAILABLE
         return SINK_DISCONNECTED
 

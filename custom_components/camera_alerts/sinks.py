@@ -33,10 +33,15 @@ from .handlers.amqp import AmqpSink
 from .handlers.base import Sink
 from .handlers.dispatcher import Dispatcher
 from .handlers.frigate import FrigateSink
-from .handlers.mqtt import MqttSink
+from .handlers.mqtt import NOT_AVAILABLE as MQTT_NOT_AVAILABLE, MqttSink
 
 # A sink that keeps failing this long raises a repair issue.
 SINK_FAILING_ISSUE_AFTER = timedelta(minutes=5)
+
+
+def sink_failing(status: Mapping[str, Any]) -> bool:
+    """Return True for a sink that tries and fails (MQTT not set up is not a failure)."""
+    return not status["connected"] and status["last_error"] not in (None, MQTT_NOT_AVAILABLE)
 
 
 def build_sinks(
@@ -94,8 +99,7 @@ class SinkHealth:
         wanted: dict[str, tuple[str, dict[str, str]]] = {}
         for sink in self.dispatcher.sinks:
             state = sink.state
-            failing = not state.connected and state.last_error not in (None, "mqtt_not_available")
-            if failing:
+            if sink_failing(state.as_dict()):
                 since = self._failing_since.setdefault(sink.name, now)
                 if now - since >= SINK_FAILING_ISSUE_AFTER:
                     wanted[f"sink_failing_{sink.name}"] = (
