@@ -38,7 +38,12 @@ from .const import (
     LOGGER,
 )
 from .inference.labels import COCO_80
-from .pipeline.source import InvalidSourceUrl, SourceError, probe_source
+from .pipeline.source import (
+    CaptureUnavailable,
+    InvalidSourceUrl,
+    SourceError,
+    probe_source,
+)
 from .pipeline.url import redact_url
 from .pipeline.zones import ZoneError, parse_mask, parse_zones
 
@@ -195,6 +200,8 @@ class CameraSubentryFlow(ConfigSubentryFlow):
                 await self.hass.async_add_executor_job(probe_source, url)
             except InvalidSourceUrl:
                 errors[CONF_STREAM_URL] = "invalid_url"
+            except CaptureUnavailable:
+                errors[CONF_STREAM_URL] = "opencv_unavailable"
             except SourceError as err:
                 LOGGER.debug("Camera source check failed: %s", err)
                 errors[CONF_STREAM_URL] = "cannot_connect"

@@ -31,6 +31,7 @@ from .const import (
     SUBENTRY_SERIAL,
 )
 from .inference import (
+    BackendUnavailableError,
     DetectorError,
     ModelNotFoundError,
     UnsupportedModelError,
@@ -67,6 +68,9 @@ def _model_error(model_path: str) -> str | None:
         load_detector(model_path, warmup=False)
     except ModelNotFoundError:
         return "model_not_found"
+    except BackendUnavailableError as err:
+        LOGGER.warning("The local detector cannot run here: %s", err)
+        return "local_backend_unavailable"
     except UnsupportedModelError as err:
         LOGGER.warning("Model %s is not supported: %s", model_path, err)
         return "unsupported_model"

@@ -15,6 +15,7 @@ from .backend import cached_session_count, clear_session_cache, default_threads
 from .detection import BoundingBox, Detection
 from .detector import DEFAULT_MODEL_PATH, Detector, PreparedInput, load_detector
 from .errors import (
+    BackendUnavailableError,
     DetectorError,
     InvalidModelError,
     ModelNotFoundError,
@@ -27,6 +28,7 @@ __all__ = [
     "ADAPTER_NAMES",
     "COCO_80",
     "DEFAULT_MODEL_PATH",
+    "BackendUnavailableError",
     "BoundingBox",
     "Detection",
     "Detector",

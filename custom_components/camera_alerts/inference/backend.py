@@ -14,14 +14,33 @@ from dataclasses import dataclass
 import os
 from pathlib import Path
 import threading
+from types import ModuleType
 from typing import Any
 
-import onnxruntime as ort  # type: ignore[import-untyped,unused-ignore]
-
 from .adapters import ModelInfo
-from .errors import InvalidModelError, ModelNotFoundError, TensorInfo
+from .errors import (
+    BackendUnavailableError,
+    InvalidModelError,
+    ModelNotFoundError,
+    TensorInfo,
+)
 
 ONNX_MAGIC_MIN_SIZE = 16
+
+
+def onnxruntime_module() -> ModuleType:
+    """Import ONNX Runtime on first use, so this package loads where it is missing.
+
+    Raises BackendUnavailableError when it cannot be imported (no musl wheels).
+    """
+    try:
+        import onnxruntime  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as err:
+        raise BackendUnavailableError(
+            f"ONNX Runtime cannot be imported on this system ({err})"
+        ) from err
+    module: ModuleType = onnxruntime
+    return module
 
 
 def default_threads() -> int:
@@ -40,6 +59,7 @@ class SessionOptions:
 
     def build(self) -> Any:
         """Build the ``onnxruntime.SessionOptions`` for these settings."""
+        ort = onnxruntime_module()
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.intra_op_num_threads
         options.inter_op_num_threads = self.inter_op_num_threads
@@ -98,6 +118,7 @@ def _create(path: Path, options: SessionOptions) -> LoadedSession:
     size = path.stat().st_size
     if size < ONNX_MAGIC_MIN_SIZE:
         raise InvalidModelError(f"{path} is not an ONNX model ({size} bytes)")
+    ort = onnxruntime_module()
     try:
         session = ort.InferenceSession(
             str(path), sess_options=options.build(), providers=list(options.providers)

@@ -24,6 +24,14 @@ class DetectorError(Exception):
     """Base class of every error the detector raises on purpose."""
 
 
+class BackendUnavailableError(DetectorError):
+    """The local backend's packages (ONNX Runtime, OpenCV) cannot be imported here.
+
+    PyPI has no musl wheels for them, so this is the normal state on HA OS and
+    in the HA container; the remote backend works there.
+    """
+
+
 class ModelNotFoundError(DetectorError, FileNotFoundError):
     """The model file does not exist or is not a regular file."""
 

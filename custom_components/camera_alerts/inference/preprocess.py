@@ -4,6 +4,10 @@ Kept cheap on purpose: one ``cv2.resize`` to the target size, one
 ``cv2.copyMakeBorder`` for the letterbox padding and one fused
 ``cv2.dnn.blobFromImageWithParams`` call for channel swap, mean/scale
 normalisation and the HWC->CHW transpose.
+
+Where OpenCV is missing (HA OS and the HA container are musl-based and PyPI
+has no musl wheel for it) the same steps run with Pillow (bilinear resize)
+and numpy, so the remote backend works there too.
 """
 
 from __future__ import annotations
@@ -11,9 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
+
+try:
+    import cv2
+
+    HAVE_OPENCV = True
+except ImportError:  # musl: no OpenCV wheel; Pillow and numpy below
+    HAVE_OPENCV = False
 
 ResizeMode = Literal["letterbox", "resize"]
 PadAlign = Literal["center", "topleft"]
@@ -93,10 +104,14 @@ def as_bgr(frame: npt.NDArray[Any]) -> ImageArray:
     if frame.dtype != np.uint8:
         raise ValueError(f"frame must be uint8, got {frame.dtype}")
     if frame.ndim == 2:
+        if not HAVE_OPENCV:
+            return np.repeat(frame[:, :, None], 3, axis=2)
         return np.asarray(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     if frame.ndim == 3 and frame.shape[2] == 3:
         return frame.astype(np.uint8, copy=False)
     if frame.ndim == 3 and frame.shape[2] == 4:
+        if not HAVE_OPENCV:
+            return np.ascontiguousarray(frame[:, :, :3])
         return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
     raise ValueError(
         f"frame must be HxWx3 BGR (or HxW grey, HxWx4 BGRA), got shape {frame.shape}"
@@ -129,11 +144,12 @@ def prepare(
         scale_x, scale_y = spec.width / rw, spec.height / rh
         left = top = right = bottom = 0
 
-    if (new_w, new_h) != (rw, rh):
-        resized = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    else:
-        resized = crop
-    if left or top or right or bottom:
+    resized = _resize(crop, new_w, new_h) if (new_w, new_h) != (rw, rh) else crop
+    image: ImageArray
+    if not HAVE_OPENCV:
+        image = np.full((spec.height, spec.width, 3), round(spec.pad_value), np.uint8)
+        image[top : top + new_h, left : left + new_w] = resized
+    elif left or top or right or bottom:
         pad = (spec.pad_value, spec.pad_value, spec.pad_value)
         image = np.asarray(
             cv2.copyMakeBorder(
@@ -159,7 +175,35 @@ def prepare(
     return _to_tensor(spec, image), transform
 
 
+def _resize(crop: ImageArray, width: int, height: int) -> ImageArray:
+    if HAVE_OPENCV:
+        return np.asarray(
+            cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR),
+            dtype=np.uint8,
+        )
+    resized = Image.fromarray(np.ascontiguousarray(crop)).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def _to_tensor_numpy(spec: PreprocessSpec, image: ImageArray) -> npt.NDArray[np.generic]:
+    pixels = image[:, :, ::-1] if spec.rgb else image
+    if spec.dtype == "uint8":
+        tensor: npt.NDArray[np.generic] = np.asarray(pixels, dtype=np.uint8)[None]
+    else:
+        mean = np.asarray(spec.mean, dtype=np.float32)
+        scale = np.asarray(spec.scale, dtype=np.float32)
+        normalised = (pixels.astype(np.float32) - mean) * scale
+        tensor = normalised.astype(np.dtype(spec.dtype))[None]
+    if spec.layout == "NCHW":
+        tensor = tensor.transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(tensor)
+
+
 def _to_tensor(spec: PreprocessSpec, image: ImageArray) -> npt.NDArray[np.generic]:
+    if not HAVE_OPENCV:
+        return _to_tensor_numpy(spec, image)
     if spec.dtype == "uint8":
         pixels = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if spec.rgb else image
         tensor = np.asarray(pixels, dtype=np.uint8)[None]

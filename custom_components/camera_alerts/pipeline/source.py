@@ -3,12 +3,15 @@
 Nothing here touches Home Assistant. `OpenCvSource` reads RTSP, HTTP (MJPEG)
 and local files with OpenCV's FFmpeg backend; `FrameSlot` hands the newest
 frame to a consumer thread, so a slow detector skips frames instead of lagging.
+Where OpenCV is missing (musl: HA OS, the HA container) images still decode
+with Pillow; stream URLs raise `CaptureUnavailable` (a camera entity works).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import BytesIO
 import logging
 import os
 from pathlib import Path
@@ -16,9 +19,16 @@ import threading
 import time
 from typing import Final, cast
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image as PilImage, UnidentifiedImageError
+
+try:
+    import cv2
+
+    HAVE_OPENCV = True
+except ImportError:  # musl: no OpenCV wheel
+    HAVE_OPENCV = False
 
 from .url import InvalidUrlError, is_local_file, redact_url, source_target
 
@@ -71,6 +81,17 @@ class InvalidSourceUrl(SourceError):
 
 class SourceUnreachable(SourceError):
     """The URL looks right but no frame could be read from it."""
+
+
+class CaptureUnavailable(SourceError):
+    """Stream URLs need OpenCV, which cannot be imported on this system."""
+
+
+def _require_opencv() -> None:
+    if not HAVE_OPENCV:
+        raise CaptureUnavailable(
+            "OpenCV is not installed, so stream URLs cannot be read here"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +242,7 @@ def probe_source(url: str, timeout: float = 10.0) -> ProbeResult:
         target = source_target(url)
     except InvalidUrlError as err:
         raise InvalidSourceUrl(str(err)) from None
+    _require_opencv()
     capture = _open_capture(target, timeout, timeout)
     if capture is None:
         raise SourceUnreachable(f"Cannot open {redact_url(url)}")
@@ -239,6 +261,8 @@ def decode_image(data: bytes) -> Image:
     """Decode JPEG/PNG bytes (e.g. a camera entity snapshot) into a BGR image."""
     if not data:
         raise SourceError("Empty image")
+    if not HAVE_OPENCV:
+        return _decode_with_pillow(data)
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as err:
@@ -246,6 +270,17 @@ def decode_image(data: bytes) -> Image:
     if image is None or image.size == 0:
         raise SourceError("Cannot decode image")
     return cast(Image, image)
+
+
+def _decode_with_pillow(data: bytes) -> Image:
+    try:
+        with PilImage.open(BytesIO(data)) as image:
+            rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise SourceError("Cannot decode image") from err
+    if rgb.size == 0:
+        raise SourceError("Cannot decode image")
+    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 class OpenCvSource:
@@ -274,7 +309,8 @@ class OpenCvSource:
     ) -> None:
         """Prepare the source; nothing is opened before `start()`.
 
-        Raises InvalidSourceUrl for a URL this integration cannot open; a
+        Raises InvalidSourceUrl for a URL this integration cannot open and
+        CaptureUnavailable where OpenCV is missing; a
         missing local file is not an error here, it is retried like a camera
         that is down.
         `read_timeout` also bounds how long `stop()` waits for a stalled stream.
@@ -283,6 +319,7 @@ class OpenCvSource:
             self._target = source_target(url, must_exist=False)
         except InvalidUrlError as err:
             raise InvalidSourceUrl(str(err)) from None
+        _require_opencv()
         self._slot = slot
         self.name = name
         self.safe_url = redact_url(url)
