@@ -30,6 +30,8 @@ _LOGGER = logging.getLogger(__name__)
 # so their tracks stay alive without paying for inference on every frame.
 STATIONARY_RECHECK_S = 1.0
 _BOX_COLOUR = (0, 200, 255)
+# Boxes older than this are no longer drawn on the camera entity's image.
+BOXES_STALE_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class CameraProcessor:
         self._image_lock = threading.Lock()
         self._latest_image: npt.NDArray[np.uint8] | None = None
         self._latest_detections: list[Detection] = []
+        self._latest_detections_at = float("-inf")
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -231,10 +234,15 @@ class CameraProcessor:
                 detections = [d for d in detections if self._zones_of(d, width, height)]
         events = self._tracker.update(detections, now, (width, height))
         camera_events = tuple(self._camera_event(e, image, width, height) for e in events)
-        if detections is not None:
-            with self._image_lock:
-                self._latest_image = image
+        with self._image_lock:
+            # The camera entity shows the newest frame; its boxes come from the
+            # last detector run while that is recent enough to still be true.
+            self._latest_image = image
+            if detections is not None:
                 self._latest_detections = detections
+                self._latest_detections_at = now
+            elif now - self._latest_detections_at > BOXES_STALE_S:
+                self._latest_detections = []
         return ProcessorResult(
             frame_width=width,
             frame_height=height,
