@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.camera_alerts.const import CONF_MQTT_ENABLED, CONF_MQTT_PREFIX
 from custom_components.camera_alerts.handlers.mqtt import MqttSink
-from custom_components.camera_alerts.models import DetectionEvent, EventType
+from custom_components.camera_alerts.models import EventType
 
 from ..camera_helpers import GUARD_S, wait_until
 from ..conftest import setup_integration
