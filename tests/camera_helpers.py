@@ -10,7 +10,7 @@ from typing import Any
 
 import cv2
 from homeassistant.components.camera import Camera
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentryData, ConfigSubentryDataWithId
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
 import pytest
@@ -46,7 +46,7 @@ GUARD_S = 30.0
 
 def camera_subentry(
     name: str, url: str = "", entity: str = "", **extra: Any
-) -> ConfigSubentryData:
+) -> ConfigSubentryDataWithId:
     """Return subentry data for one camera."""
     data: dict[str, Any] = {
         CONF_NAME: name,
@@ -60,8 +60,13 @@ def camera_subentry(
         CONF_MOTION_MASK: [],
     }
     data.update(extra)
-    return ConfigSubentryData(
-        data=data, subentry_type=SUBENTRY_CAMERA, title=name, unique_id=name.casefold()
+    # A fixed id keeps unique ids (and so snapshots) stable across runs.
+    return ConfigSubentryDataWithId(
+        data=data,
+        subentry_id=f"camera_{name.casefold().replace(' ', '_')}",
+        subentry_type=SUBENTRY_CAMERA,
+        title=name,
+        unique_id=name.casefold(),
     )
 
 
