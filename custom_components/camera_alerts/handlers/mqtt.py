@@ -9,12 +9,14 @@ Topics (prefix default `camera_alerts`, camera and label slugified):
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 import json
 import logging
 from typing import Any
 
 from homeassistant.components import mqtt
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import slugify
 
@@ -40,6 +42,8 @@ class MqttSink(Sink):
         self._active: dict[tuple[str, str], set[str]] = {}
         self._published_counts: dict[tuple[str, str], int] = {}
         self._ready = False
+        self._unsub_connection: Callable[[], None] | None = None
+        self._announce_task: asyncio.Task[None] | None = None
 
     @property
     def available_topic(self) -> str:
@@ -77,12 +81,47 @@ class MqttSink(Sink):
             self._mark_not_available()
             return False
         self._ready = True
-        await mqtt.async_publish(
-            self.hass, self.available_topic, ONLINE, qos=1, retain=True
+        self._unsub_connection = mqtt.async_subscribe_connection_status(
+            self.hass, self._on_connection_change
         )
+        await self._async_announce()
         self._set_connected(mqtt.is_connected(self.hass))
         if self.state.last_error == NOT_AVAILABLE:
             _LOGGER.info("MQTT is available again for camera alerts")
+        return True
+
+    async def _async_announce(self) -> None:
+        """Say `online` and restate the retained counts.
+
+        Repeated after every reconnect: a broker restarted without persistence has
+        forgotten its retained messages.
+        """
+        await self._async_publish(self.available_topic, ONLINE, retain=True)
+        for (camera, label), count in list(self._published_counts.items()):
+            await self._async_publish(f"{self.prefix}/{camera}/{label}", str(count), retain=True)
+
+    @callback
+    def _on_connection_change(self, connected: bool) -> None:
+        self._set_connected(connected)
+        if connected and self._ready:
+            if self._announce_task is not None:
+                self._announce_task.cancel()
+            self._announce_task = self.hass.async_create_background_task(
+                self._async_announce(), "camera_alerts MQTT announce"
+            )
+
+    async def _async_publish(self, topic: str, payload: str, *, retain: bool) -> bool:
+        """Publish at QoS 1; False when HA's client is offline.
+
+        Offline, HA raises but paho keeps the QoS 1 message and sends it after the
+        reconnect, so that is not a lost event.
+        """
+        try:
+            await mqtt.async_publish(self.hass, topic, payload, qos=1, retain=retain)
+        except HomeAssistantError:
+            if mqtt.mqtt_config_entry_enabled(self.hass) and not mqtt.is_connected(self.hass):
+                return False
+            raise
         return True
 
     def _mark_not_available(self) -> None:
@@ -109,21 +148,13 @@ class MqttSink(Sink):
             if not await self._async_ensure_ready():
                 self.state.failed += 1
                 return
-            await mqtt.async_publish(
-                self.hass,
-                self.events_topic,
-                json.dumps(event.as_dict()),
-                qos=1,
-                retain=False,
+            online = await self._async_publish(
+                self.events_topic, json.dumps(event.as_dict()), retain=False
             )
             count = len(active)
             if self._published_counts.get(key) != count:
-                await mqtt.async_publish(
-                    self.hass,
-                    self.count_topic(event.camera, event.label),
-                    str(count),
-                    qos=1,
-                    retain=True,
+                online &= await self._async_publish(
+                    self.count_topic(event.camera, event.label), str(count), retain=True
                 )
                 self._published_counts[key] = count
         except HomeAssistantError as err:
@@ -134,9 +165,19 @@ class MqttSink(Sink):
                 self._ready = False
             return
         self._record_success()
+        if not online:
+            # Handed to the client, which sends it once the broker is back.
+            self._set_connected(False)
 
     async def async_stop(self) -> None:
         """Zero the counts (nothing is tracked any more) and announce `offline`."""
+        if self._unsub_connection is not None:
+            self._unsub_connection()
+            self._unsub_connection = None
+        if self._announce_task is not None:
+            self._announce_task.cancel()
+            await asyncio.gather(self._announce_task, return_exceptions=True)
+            self._announce_task = None
         if self._ready and mqtt.mqtt_config_entry_enabled(self.hass):
             try:
                 for key, count in self._published_counts.items():
