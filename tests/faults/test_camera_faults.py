@@ -8,7 +8,13 @@ from pathlib import Path
 from homeassistant.core import HomeAssistant
 import pytest
 
-from ..camera_helpers import EventRecorder, camera_subentry, hub_entry, person_clip, wait_until
+from ..camera_helpers import (
+    EventRecorder,
+    camera_subentry,
+    hub_entry,
+    person_clip,
+    wait_until,
+)
 from ..camera_sources.media import RtspServer
 from .helpers import use_config_dir
 
