@@ -23,6 +23,7 @@ from .errors import (
     UnsupportedModelError,
 )
 from .labels import COCO_80
+from .remote import RemoteServerError, RemoteSession, load_remote_detector
 
 __all__ = [
     "ADAPTER_NAMES",
@@ -38,10 +39,13 @@ __all__ = [
     "ModelInfo",
     "ModelNotFoundError",
     "PreparedInput",
+    "RemoteServerError",
+    "RemoteSession",
     "TensorInfo",
     "UnsupportedModelError",
     "cached_session_count",
     "clear_session_cache",
     "default_threads",
     "load_detector",
+    "load_remote_detector",
 ]
