@@ -82,6 +82,7 @@ async def test_person_enters_one_track_lifecycle(
     assert _processor_threads() == []
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_static_scene_no_events(hass: HomeAssistant, tmp_path: Path) -> None:
     """A still scene with sensor noise produces no detection events."""
     entry = hub_entry(camera_subentry("Yard", url=str(static_clip(tmp_path))))

@@ -306,8 +306,8 @@ async def test_invalid_device_automations_are_rejected(
     await hass.async_block_till_done()
     for alias in ("dog_new", "hub_new", "bad_type", "cat_present"):
         assert hass.states.get(f"automation.{alias}").state == STATE_UNAVAILABLE
-    assert "Camera Garden does not watch 'dog'; it watches person, car" in caplog.text
-    assert "Camera Garden does not watch 'cat'" in caplog.text
+    assert 'Camera Garden does not watch "dog"; it watches: person, car' in caplog.text
+    assert 'Camera Garden does not watch "cat"' in caplog.text
     assert f"Device {hub.id} is not a Camera Alerts camera" in caplog.text
 
     hass.bus.async_fire(EVENT_DETECTION, _detection("Garden", "dog", "new", 9))

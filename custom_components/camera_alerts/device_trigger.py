@@ -103,12 +103,19 @@ def async_require_camera(
     camera = async_get_camera_device(hass, device_id)
     if camera is None:
         raise InvalidDeviceAutomationConfig(
-            f"Device {device_id} is not a Camera Alerts camera"
+            translation_domain=DOMAIN,
+            translation_key="not_a_camera",
+            translation_placeholders={"device_id": device_id},
         )
     if label is not None and label not in camera.labels:
         raise InvalidDeviceAutomationConfig(
-            f"Camera {camera.name} does not watch {label!r}; "
-            f"it watches {', '.join(camera.labels) or 'nothing'}"
+            translation_domain=DOMAIN,
+            translation_key="label_not_watched",
+            translation_placeholders={
+                "camera": camera.name,
+                "label": label,
+                "labels": ", ".join(camera.labels) or "-",
+            },
         )
     return camera
 

@@ -141,6 +141,7 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
     CameraSensorDescription(
         key="inference_time",
         translation_key="inference_time",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
@@ -151,6 +152,7 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
     CameraSensorDescription(
         key="processed_fps",
         translation_key="processed_fps",
+        entity_registry_enabled_default=False,
         native_unit_of_measurement="fps",
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
@@ -160,6 +162,7 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
     CameraSensorDescription(
         key="skipped_frames",
         translation_key="skipped_frames",
+        entity_registry_enabled_default=False,
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda state: state.skipped_frames,
