@@ -12,7 +12,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from .adapters import ModelAdapter, Thresholds, build_adapter
+from .adapters import ModelAdapter, ModelInfo, Thresholds, build_adapter
 from .backend import LoadedSession, SessionOptions, default_threads, get_session
 from .decoders import Decoded
 from .detection import BoundingBox, Detection
@@ -102,6 +102,11 @@ class Detector:
         return self._loaded.session
 
     @property
+    def model_info(self) -> ModelInfo:
+        """What the model (or server) says about its inputs and outputs."""
+        return self._loaded.info
+
+    @property
     def adapter_name(self) -> str:
         """Which adapter reads this model (``nanodet``, ``yolov8``, ...)."""
         return self.adapter.name
@@ -139,6 +144,8 @@ class Detector:
             outputs: list[npt.NDArray[np.generic]] = self.session.run(
                 list(self.adapter.output_names), prepared.feeds
             )
+        except DetectorError:
+            raise  # a remote session's own errors already say what failed
         except Exception as err:
             raise DetectorError(
                 f"Inference failed for {self.model_path.name}: {err}"
@@ -223,6 +230,22 @@ def _class_names(
     return list(COCO_80)
 
 
+def warm_up(detector: Detector) -> None:
+    """Run one blank frame, so a model whose outputs do not fit fails at load time."""
+    adapter = detector.adapter
+    blank = np.full((adapter.height, adapter.width, 3), 114, dtype=np.uint8)
+    prepared = detector.prepare(blank)
+    outputs = detector.run(prepared)
+    try:
+        detector.postprocess(outputs, prepared.transform)
+    except UnsupportedModelError:
+        raise
+    except (ValueError, IndexError, TypeError) as err:
+        raise detector.model_info.unsupported(
+            f"{adapter.name} adapter cannot decode the outputs ({err})"
+        ) from err
+
+
 def load_detector(
     model_path: str | os.PathLike[str] | None = None,
     *,
@@ -303,27 +326,13 @@ def load_detector(
         max_detections=max_detections,
     )
     if warmup:
-        blank = np.full(
-            (model_adapter.height, model_adapter.width, 3), 114, dtype=np.uint8
-        )
-        prepared = detector.prepare(blank)
         try:
-            outputs = detector.run(prepared)
+            warm_up(detector)
+        except UnsupportedModelError:
+            raise
         except DetectorError as err:
             raise InvalidModelError(
                 f"{loaded.path.name} fails to run on a blank frame: {err}"
-            ) from err
-        try:
-            detector.postprocess(outputs, prepared.transform)
-        except UnsupportedModelError:
-            raise
-        except (
-            ValueError,
-            IndexError,
-            TypeError,
-        ) as err:  # pragma: no cover - defensive
-            raise loaded.info.unsupported(
-                f"{model_adapter.name} adapter cannot decode the outputs ({err})"
             ) from err
     _LOGGER.debug("Loaded %r", detector)
     return detector

@@ -32,8 +32,9 @@ from .detector import (
     DEFAULT_NMS_IOU,
     DEFAULT_SCORE_THRESHOLD,
     Detector,
+    warm_up,
 )
-from .errors import DetectorError, TensorInfo, UnsupportedModelError
+from .errors import DetectorError, TensorInfo
 from .labels import COCO_80, read_labels_file
 from .preprocess import ResizeMode
 
@@ -323,18 +324,6 @@ def load_remote_detector(
         max_detections=max_detections,
     )
     if warmup:
-        blank = np.full(
-            (model_adapter.height, model_adapter.width, 3), 114, dtype=np.uint8
-        )
-        prepared = detector.prepare(blank)
-        outputs = session.run(model_adapter.output_names, prepared.feeds)
-        try:
-            detector.postprocess(outputs, prepared.transform)
-        except UnsupportedModelError:
-            raise
-        except (ValueError, IndexError, TypeError) as err:
-            raise info.unsupported(
-                f"{model_adapter.name} adapter cannot decode the server's outputs ({err})"
-            ) from err
+        warm_up(detector)
     _LOGGER.debug("Loaded %r from %r", detector, session)
     return detector
