@@ -7,6 +7,7 @@ from pathlib import Path
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.camera_alerts.const import (
@@ -39,6 +40,7 @@ async def test_user_flow_missing_model_then_fixed(
     hass: HomeAssistant, tmp_path: Path, mock_host_stats
 ) -> None:
     """A model path that does not exist is refused, and the user can correct it."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
@@ -72,6 +74,7 @@ async def test_reconfigure(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, tmp_path: Path, mock_host_stats
 ) -> None:
     """Reconfigure validates, stores the new data and reloads the entry."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
     await setup_integration(hass, mock_config_entry)
     runtime_before = mock_config_entry.runtime_data
 
@@ -93,3 +96,21 @@ async def test_reconfigure(
     await hass.async_block_till_done()
     assert mock_config_entry.data[CONF_INFERENCE_THREADS] == 3
     assert mock_config_entry.runtime_data is not runtime_before
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["models/yolo.onnx", "/etc/passwd", "CONFIG/../../etc/passwd", "/proc/self/environ"],
+)
+async def test_model_paths_outside_allowed_folders(
+    hass: HomeAssistant, path: str, mock_host_stats
+) -> None:
+    """Relative paths, traversal and system files are refused before anything is read."""
+    path = path.replace("CONFIG", hass.config.config_dir)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_MODEL_PATH: path, CONF_INFERENCE_THREADS: 1}
+    )
+    assert result["errors"] == {CONF_MODEL_PATH: "path_not_allowed"}

@@ -43,6 +43,7 @@ async def test_flow_refuses_unusable_models(
     hass: HomeAssistant, corrupt_model: Path, classifier_model: Path, tmp_path: Path
 ) -> None:
     """Corrupt, unsupported and non-model files get their own translated errors."""
+    hass.config.allowlist_external_dirs = {str(tmp_path), str(BUNDLED.parent)}
     text = tmp_path / "notes.onnx"
     text.write_text("not a model")
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})

@@ -209,6 +209,7 @@ async def test_hub_flow_explains_a_model_it_cannot_check(
     """A custom model path cannot be checked without ONNX Runtime: the form says so."""
     model = tmp_path / "model.onnx"
     model.write_bytes(b"\x08\x07" * 64)
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -11,7 +12,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     OptionsFlow,
 )
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -58,6 +59,16 @@ def _hub_schema(defaults: dict[str, Any]) -> vol.Schema:
             ),
         }
     )
+
+
+def model_path_allowed(hass: HomeAssistant, model_path: str) -> bool:
+    """Models load from the config folder or a folder the user allowed, nowhere else."""
+    path = Path(model_path)
+    if not path.is_absolute():
+        return False
+    config_dir = Path(hass.config.config_dir).resolve()
+    resolved = path.resolve()
+    return resolved.is_relative_to(config_dir) or hass.config.is_allowed_path(str(resolved))
 
 
 def _model_error(model_path: str) -> str | None:
@@ -108,7 +119,9 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_INFERENCE_THREADS: int(user_input[CONF_INFERENCE_THREADS]),
         }
         errors: dict[str, str] = {}
-        if error := await self.hass.async_add_executor_job(_model_error, model_path):
+        if model_path and not model_path_allowed(self.hass, model_path):
+            errors[CONF_MODEL_PATH] = "path_not_allowed"
+        elif error := await self.hass.async_add_executor_job(_model_error, model_path):
             errors[CONF_MODEL_PATH] = error
         return data, errors
 
