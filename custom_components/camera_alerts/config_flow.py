@@ -71,10 +71,12 @@ def model_path_allowed(hass: HomeAssistant, model_path: str) -> bool:
     return resolved.is_relative_to(config_dir) or hass.config.is_allowed_path(str(resolved))
 
 
-def _model_error(model_path: str) -> str | None:
-    """Try to load a user model; blocking, so it runs in the executor."""
+def _model_error(hass: HomeAssistant, model_path: str) -> str | None:
+    """Check where a user model is and try to load it; blocking (file system)."""
     if not model_path:
         return None
+    if not model_path_allowed(hass, model_path):
+        return "path_not_allowed"
     try:
         load_detector(model_path, warmup=False)
     except ModelNotFoundError:
@@ -119,9 +121,9 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             CONF_INFERENCE_THREADS: int(user_input[CONF_INFERENCE_THREADS]),
         }
         errors: dict[str, str] = {}
-        if model_path and not model_path_allowed(self.hass, model_path):
-            errors[CONF_MODEL_PATH] = "path_not_allowed"
-        elif error := await self.hass.async_add_executor_job(_model_error, model_path):
+        if error := await self.hass.async_add_executor_job(
+            _model_error, self.hass, model_path
+        ):
             errors[CONF_MODEL_PATH] = error
         return data, errors
 
