@@ -1,7 +1,9 @@
-"""Object detection on camera frames with ONNX Runtime (no Home Assistant imports).
+"""Object detection on camera frames (no Home Assistant imports).
 
 ``load_detector()`` returns a :class:`Detector` whose ``detect(frame_bgr)``
-gives :class:`Detection` objects with boxes in frame pixels. ``None`` as the
+gives :class:`Detection` objects with boxes in frame pixels. The model runs on
+ONNX Runtime or OpenVINO (``engine=``), or on an Open Inference Protocol
+server (``load_remote_detector()``); ``Detector.engine`` says which. ``None`` as the
 model path loads the bundled NanoDet-g (COCO-80, 416x416). Other models
 (YOLOv5/v7, YOLOv8/v9/11, YOLOX, YOLOv10 and other end-to-end exports,
 RT-DETR/D-FINE) are recognised from their inputs and outputs; see
@@ -11,9 +13,21 @@ RT-DETR/D-FINE) are recognised from their inputs and outputs; see
 from __future__ import annotations
 
 from .adapters import ADAPTER_NAMES, ModelAdapter, ModelInfo
-from .backend import cached_session_count, clear_session_cache, default_threads
+from .backend import (
+    Engine,
+    cached_session_count,
+    clear_session_cache,
+    default_threads,
+)
 from .detection import BoundingBox, Detection
-from .detector import DEFAULT_MODEL_PATH, Detector, PreparedInput, load_detector
+from .detector import (
+    DEFAULT_MODEL_PATH,
+    ENGINE_CHOICES,
+    Detector,
+    EngineChoice,
+    PreparedInput,
+    load_detector,
+)
 from .errors import (
     BackendUnavailableError,
     DetectorError,
@@ -23,21 +37,26 @@ from .errors import (
     UnsupportedModelError,
 )
 from .labels import COCO_80
+from .openvino_backend import OpenVinoSession, openvino_available
 from .remote import RemoteServerError, RemoteSession, load_remote_detector
 
 __all__ = [
     "ADAPTER_NAMES",
     "COCO_80",
     "DEFAULT_MODEL_PATH",
+    "ENGINE_CHOICES",
     "BackendUnavailableError",
     "BoundingBox",
     "Detection",
     "Detector",
     "DetectorError",
+    "Engine",
+    "EngineChoice",
     "InvalidModelError",
     "ModelAdapter",
     "ModelInfo",
     "ModelNotFoundError",
+    "OpenVinoSession",
     "PreparedInput",
     "RemoteServerError",
     "RemoteSession",
@@ -48,4 +67,5 @@ __all__ = [
     "default_threads",
     "load_detector",
     "load_remote_detector",
+    "openvino_available",
 ]

@@ -5,17 +5,20 @@ cameras; the cache below only guards its own bookkeeping with a lock.
 Threads are set explicitly for a small host: ``intra_op_num_threads``
 (default ``min(2, CPUs)``), one inter-op thread, and thread spinning off so
 idle workers do not burn CPU between frames.
+
+:class:`ModelCache` is shared with the OpenVINO engine
+(:mod:`.openvino_backend`): one loaded model per file and options.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 import os
 from pathlib import Path
 import threading
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .adapters import ModelInfo
 from .errors import (
@@ -25,7 +28,13 @@ from .errors import (
     TensorInfo,
 )
 
+if TYPE_CHECKING:
+    from .openvino_backend import OpenVinoOptions
+
 ONNX_MAGIC_MIN_SIZE = 16
+
+type Engine = Literal["onnxruntime", "openvino", "remote"]
+"""What runs a detector's model: local ONNX Runtime, local OpenVINO, or a server."""
 
 
 def onnxruntime_module() -> ModuleType:
@@ -76,15 +85,12 @@ class LoadedSession:
     """A session and what it says about its model."""
 
     path: Path
-    session: Any  # onnxruntime.InferenceSession (untyped package)
+    # onnxruntime.InferenceSession (untyped package), OpenVinoSession or RemoteSession:
+    # anything with ``run(output_names, feeds) -> list[ndarray]``.
+    session: Any
     info: ModelInfo
-    options: SessionOptions
-
-
-_CacheKey = tuple[str, int, int, SessionOptions]
-_cache: dict[_CacheKey, LoadedSession] = {}
-_cache_lock = threading.Lock()
-_load_locks: dict[_CacheKey, threading.Lock] = {}
+    options: SessionOptions | OpenVinoOptions
+    engine: Engine = "onnxruntime"
 
 
 def resolve_model_path(model_path: str | os.PathLike[str]) -> Path:
@@ -142,45 +148,88 @@ def _create(path: Path, options: SessionOptions) -> LoadedSession:
     return LoadedSession(path=path, session=session, info=info, options=options)
 
 
+class ModelCache[O: Hashable]:
+    """Loaded models shared per (resolved path, mtime, size, options).
+
+    The key includes the file's size and modification time, so a model
+    replaced on disk is loaded afresh (and the stale entry dropped). Loading
+    happens outside the cache lock, but only once per key: a second caller for
+    the same key waits for the first.
+    """
+
+    def __init__(self, create: Callable[[Path, O], LoadedSession]) -> None:
+        self._create = create
+        self._cache: dict[tuple[str, int, int, O], LoadedSession] = {}
+        self._lock = threading.Lock()
+        self._load_locks: dict[tuple[str, int, int, O], threading.Lock] = {}
+        with _caches_lock:
+            _caches.append(self)
+
+    def get(self, model_path: str | os.PathLike[str], options: O) -> LoadedSession:
+        """Return the shared model for ``model_path`` and ``options``, loaded on first use."""
+        path = resolve_model_path(model_path)
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size, options)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            load_lock = self._load_locks.setdefault(key, threading.Lock())
+        with load_lock:
+            with self._lock:
+                cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            loaded = self._create(path, options)
+            with self._lock:
+                stale = [
+                    k for k in self._cache if k[0] == key[0] and k[1:3] != key[1:3]
+                ]
+                for old in stale:
+                    del self._cache[old]
+                self._cache[key] = loaded
+                self._load_locks.pop(key, None)
+            return loaded
+
+    def clear(self) -> None:
+        """Drop every cached model (each closes once no detector uses it)."""
+        with self._lock:
+            self._cache.clear()
+
+    def __len__(self) -> int:
+        """How many models the cache holds."""
+        with self._lock:
+            return len(self._cache)
+
+
+_caches: list[ModelCache[Any]] = []
+_caches_lock = threading.Lock()
+# A lambda, so that tests can replace ``_create``.
+_sessions: ModelCache[SessionOptions] = ModelCache(
+    lambda path, options: _create(path, options)
+)
+
+
 def get_session(
     model_path: str | os.PathLike[str], options: SessionOptions
 ) -> LoadedSession:
-    """Return the shared session for ``model_path`` and ``options``, created on first use.
+    """Return the shared ONNX Runtime session for ``model_path`` and ``options``.
 
-    The cache key includes the file's size and modification time, so a model
-    replaced on disk is loaded afresh.
+    Created on first use; a model replaced on disk is loaded afresh.
     """
-    path = resolve_model_path(model_path)
-    stat = path.stat()
-    key: _CacheKey = (str(path), stat.st_mtime_ns, stat.st_size, options)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            return cached
-        load_lock = _load_locks.setdefault(key, threading.Lock())
-    # Load outside the global lock (loading takes a while) but only once per key.
-    with load_lock:
-        with _cache_lock:
-            cached = _cache.get(key)
-        if cached is not None:
-            return cached
-        loaded = _create(path, options)
-        with _cache_lock:
-            stale = [k for k in _cache if k[0] == key[0] and k[1:3] != key[1:3]]
-            for old in stale:
-                del _cache[old]
-            _cache[key] = loaded
-            _load_locks.pop(key, None)
-        return loaded
+    return _sessions.get(model_path, options)
 
 
 def clear_session_cache() -> None:
-    """Drop every cached session (they close once no detector uses them)."""
-    with _cache_lock:
-        _cache.clear()
+    """Drop every cached session of every engine (they close once no detector uses them)."""
+    with _caches_lock:
+        caches = list(_caches)
+    for cache in caches:
+        cache.clear()
 
 
 def cached_session_count() -> int:
-    """How many sessions the cache holds (for diagnostics and tests)."""
-    with _cache_lock:
-        return len(_cache)
+    """How many sessions (of every engine) the caches hold, for diagnostics and tests."""
+    with _caches_lock:
+        caches = list(_caches)
+    return sum(len(cache) for cache in caches)

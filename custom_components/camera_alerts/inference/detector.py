@@ -1,4 +1,4 @@
-"""The detector: a shared ONNX Runtime session, a model adapter and the filtering rules."""
+"""The detector: a shared model session (ONNX Runtime or OpenVINO), an adapter and the filtering rules."""
 
 from __future__ import annotations
 
@@ -7,17 +7,30 @@ from dataclasses import dataclass
 import logging
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from .adapters import ModelAdapter, ModelInfo, Thresholds, build_adapter
-from .backend import LoadedSession, SessionOptions, default_threads, get_session
+from .backend import (
+    Engine,
+    LoadedSession,
+    SessionOptions,
+    default_threads,
+    get_session,
+)
 from .decoders import Decoded
 from .detection import BoundingBox, Detection
-from .errors import DetectorError, InvalidModelError, UnsupportedModelError
+from .errors import (
+    BackendUnavailableError,
+    DetectorError,
+    InvalidModelError,
+    ModelNotFoundError,
+    UnsupportedModelError,
+)
 from .labels import COCO_80, find_labels_file, names_from_metadata, read_labels_file
+from .openvino_backend import OpenVinoOptions, get_compiled_model
 from .postprocess import batched_nms, select_top
 from .preprocess import ResizeMode, Transform, as_bgr, clamp_region, prepare
 
@@ -31,6 +44,10 @@ PRE_NMS_TOP_K = 1000
 
 Region = tuple[float, float, float, float]
 
+type EngineChoice = Literal["auto", "onnxruntime", "openvino"]
+"""The local engine asked of ``load_detector``: ``auto`` tries OpenVINO, then ONNX Runtime."""
+ENGINE_CHOICES: Final[tuple[str, ...]] = ("auto", "onnxruntime", "openvino")
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedInput:
@@ -43,8 +60,9 @@ class PreparedInput:
 class Detector:
     """Runs one model on BGR frames. Thread-safe; cheap to create per camera.
 
-    Every detector made for the same model file and session options shares one
-    ONNX Runtime session (and so its memory and threads).
+    Every detector made for the same model file, engine and options shares one
+    session (ONNX Runtime session or OpenVINO compiled model, and so its memory
+    and threads).
     """
 
     def __init__(
@@ -98,8 +116,13 @@ class Detector:
 
     @property
     def session(self) -> Any:
-        """The shared ``onnxruntime.InferenceSession``."""
+        """The shared session: ``onnxruntime.InferenceSession``, ``OpenVinoSession`` or ``RemoteSession``."""
         return self._loaded.session
+
+    @property
+    def engine(self) -> Engine:
+        """What runs the model: ``onnxruntime``, ``openvino`` or ``remote``."""
+        return self._loaded.engine
 
     @property
     def model_info(self) -> ModelInfo:
@@ -120,7 +143,7 @@ class Detector:
         """Short description for logs."""
         width, height = self.input_size
         return (
-            f"Detector({self.model_path.name}, adapter={self.adapter_name}, "
+            f"Detector({self.model_path.name}, engine={self.engine}, adapter={self.adapter_name}, "
             f"input={width}x{height}, classes={len(self.class_names)})"
         )
 
@@ -262,6 +285,7 @@ def load_detector(
     intra_op_num_threads: int | None = None,
     providers: Sequence[str] = ("CPUExecutionProvider",),
     warmup: bool = True,
+    engine: EngineChoice = "onnxruntime",
 ) -> Detector:
     """Load a detection model (``None``: the bundled NanoDet-g 416).
 
@@ -283,27 +307,104 @@ def load_detector(
         resize_mode: ``letterbox`` or ``resize`` instead of the adapter's default.
         class_names: class names, overriding metadata and labels files.
         labels_file: a labels file (one name per line) to read class names from.
-        intra_op_num_threads: ONNX Runtime intra-op threads (default ``min(2, CPUs)``).
-        providers: ONNX Runtime execution providers.
+        intra_op_num_threads: inference threads (default ``min(2, CPUs)``): ONNX
+            Runtime intra-op threads, or OpenVINO ``INFERENCE_NUM_THREADS``.
+        providers: ONNX Runtime execution providers (not used by OpenVINO).
         warmup: run one blank frame through the model now, so a model whose
             outputs do not fit its adapter fails here and the first real frame
             is not slow.
+        engine: ``onnxruntime`` (default), ``openvino`` (the ONNX file compiled
+            by OpenVINO for the CPU), or ``auto``: OpenVINO when it imports and
+            loads (and, with ``warmup``, runs) the model, else ONNX Runtime.
+            ``Detector.engine`` tells which one runs.
 
     Raises:
         ModelNotFoundError: no such file.
         InvalidModelError: not a loadable ONNX model.
         UnsupportedModelError: no adapter understands the model's inputs/outputs.
+        BackendUnavailableError: the engine (``auto``: both) cannot be imported.
+        ValueError: an unknown engine or fewer than one thread.
 
     """
+    if engine not in ENGINE_CHOICES:
+        raise ValueError(
+            f"Unknown engine {engine!r}; choose one of {', '.join(ENGINE_CHOICES)}"
+        )
     threads = (
         default_threads() if intra_op_num_threads is None else int(intra_op_num_threads)
     )
     if threads < 1:
         raise ValueError("intra_op_num_threads must be at least 1")
-    options = SessionOptions(intra_op_num_threads=threads, providers=tuple(providers))
-    loaded = get_session(
-        DEFAULT_MODEL_PATH if model_path is None else model_path, options
-    )
+    path = DEFAULT_MODEL_PATH if model_path is None else model_path
+    allowed = None if labels is None else list(labels)  # may be tried twice (auto)
+
+    def finish(loaded: LoadedSession) -> Detector:
+        return _build_detector(
+            loaded,
+            score_threshold=score_threshold,
+            min_scores=min_scores,
+            labels=allowed,
+            nms_iou=nms_iou,
+            max_detections=max_detections,
+            adapter=adapter,
+            input_size=input_size,
+            resize_mode=resize_mode,
+            class_names=class_names,
+            labels_file=labels_file,
+            warmup=warmup,
+        )
+
+    def onnxruntime() -> Detector:
+        options = SessionOptions(
+            intra_op_num_threads=threads, providers=tuple(providers)
+        )
+        return finish(get_session(path, options))
+
+    def openvino() -> Detector:
+        return finish(get_compiled_model(path, OpenVinoOptions(num_threads=threads)))
+
+    if engine == "onnxruntime":
+        return onnxruntime()
+    if engine == "openvino":
+        return openvino()
+    try:
+        return openvino()
+    except ModelNotFoundError:
+        raise
+    except DetectorError as err:
+        openvino_error = err
+        _LOGGER.log(
+            logging.DEBUG if isinstance(err, BackendUnavailableError) else logging.INFO,
+            "OpenVINO cannot run %s (%s); using ONNX Runtime",
+            path,
+            err,
+        )
+    try:
+        return onnxruntime()
+    except BackendUnavailableError as err:
+        if isinstance(openvino_error, BackendUnavailableError):
+            raise BackendUnavailableError(
+                f"Neither OpenVINO nor ONNX Runtime can be imported ({openvino_error}; {err})"
+            ) from err
+        raise openvino_error from err
+
+
+def _build_detector(
+    loaded: LoadedSession,
+    *,
+    score_threshold: float,
+    min_scores: Mapping[str, float] | None,
+    labels: Iterable[str] | None,
+    nms_iou: float,
+    max_detections: int,
+    adapter: str | None,
+    input_size: tuple[int, int] | None,
+    resize_mode: ResizeMode | None,
+    class_names: Sequence[str] | None,
+    labels_file: str | os.PathLike[str] | None,
+    warmup: bool,
+) -> Detector:
+    """Pick the adapter for a loaded model, build the detector and warm it up."""
     names = _class_names(loaded, class_names, labels_file)
     # Names stated by the model itself also fix its class count (ultralytics
     # segmentation/pose outputs carry extra channels after the classes).

@@ -52,7 +52,9 @@ DATATYPES: dict[str, tuple[str, str]] = {
     "INT64": ("tensor(int64)", "<i8"),
     "BOOL": ("tensor(bool)", "?"),
 }
-_NUMPY_TO_DATATYPE = {np.dtype(dtype).str: name for name, (_, dtype) in DATATYPES.items()}
+_NUMPY_TO_DATATYPE = {
+    np.dtype(dtype).str: name for name, (_, dtype) in DATATYPES.items()
+}
 
 
 class RemoteServerError(DetectorError):
@@ -116,7 +118,10 @@ class RemoteSession:
     # ------------------------------------------------------------------ HTTP
 
     def _request(
-        self, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[bytes, Mapping[str, str]]:
         """Send one request, retrying connection failures and 5xx with backoff."""
         url = self.base_url + path
@@ -212,12 +217,21 @@ class RemoteSession:
                 HEADER_LENGTH: str(len(header)),
             }
             body = b"".join(
-                [header, *(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-                           for array in arrays.values())]
+                [
+                    header,
+                    *(
+                        array.astype(
+                            array.dtype.newbyteorder("<"), copy=False
+                        ).tobytes()
+                        for array in arrays.values()
+                    ),
+                ]
             )
         else:
             body = header
-        raw, response_headers = self._request(self._model_path + "/infer", body, headers)
+        raw, response_headers = self._request(
+            self._model_path + "/infer", body, headers
+        )
         return self._decode(raw, response_headers, output_names)
 
     def _decode(
@@ -312,6 +326,7 @@ def load_remote_detector(
         session=session,
         info=info,
         options=SessionOptions(intra_op_num_threads=1),
+        engine="remote",
     )
     detector = Detector(
         loaded,
