@@ -1,15 +1,19 @@
 """Frame sources: read a camera in a thread and keep only its newest frame.
 
-Nothing here touches Home Assistant. `OpenCvSource` reads RTSP, HTTP (MJPEG)
-and local files with OpenCV's FFmpeg backend; `FrameSlot` hands the newest
-frame to a consumer thread, so a slow detector skips frames instead of lagging.
-Where OpenCV is missing (musl: HA OS, the HA container) images still decode
-with Pillow; stream URLs raise `CaptureUnavailable` (a camera entity works).
+Nothing here touches Home Assistant. `StreamSource` (also known by its first
+name, `OpenCvSource`) reads RTSP, HTTP (MJPEG) and local files through FFmpeg:
+with OpenCV where it imports, which decodes fastest, and with PyAV otherwise.
+PyAV is Home Assistant's own `stream` dependency, so it is there on HA OS and
+in the HA container (musl), where PyPI has no OpenCV wheel. `FrameSlot` hands
+the newest frame to a consumer thread, so a slow detector skips frames instead
+of lagging. Images decode with Pillow where OpenCV is missing.
+`CaptureUnavailable` is raised only where neither OpenCV nor PyAV imports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
 from dataclasses import dataclass
 from io import BytesIO
 import logging
@@ -17,7 +21,7 @@ import os
 from pathlib import Path
 import threading
 import time
-from typing import Final, cast
+from typing import Final, Literal, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,12 +34,30 @@ try:
 except ImportError:  # musl: no OpenCV wheel
     HAVE_OPENCV = False
 
+try:
+    import av
+    import av.error
+    import av.logging
+    from av.video.stream import VideoStream
+
+    HAVE_PYAV = True
+except ImportError:  # a Python without Home Assistant's stream dependency
+    HAVE_PYAV = False
+
 from .url import InvalidUrlError, is_local_file, redact_url, source_target
 
 _LOGGER = logging.getLogger(__name__)
 
 type Image = npt.NDArray[np.uint8]
 type StateCallback = Callable[[bool, str | None], None]
+type CaptureBackend = Literal["opencv", "pyav"]
+
+CAPTURE_BACKENDS: Final[tuple[CaptureBackend, ...]] = ("opencv", "pyav")
+"""Every capture backend, in the order they are preferred."""
+
+capture_backend: CaptureBackend | None = None
+"""The backend used when a source or probe is not given one; None picks the
+first of CAPTURE_BACKENDS that imports. Tests set it to run a backend."""
 
 # Files whose container reports no usable rate are paced at this rate.
 _FALLBACK_FILE_FPS: Final = 25.0
@@ -51,6 +73,13 @@ _MAX_PACING_LAG: Final = 1.0
 # default (5 s, 20 frames to measure the rate) delays every (re)connection by
 # seconds on a low-frame-rate camera and only buffers frames that are then stale.
 _CAPTURE_OPTIONS: Final = "rtsp_transport;tcp|analyzeduration;1000000"
+_PYAV_OPTIONS: Final[dict[str, str]] = {
+    "rtsp_transport": "tcp",
+    "analyzeduration": "1000000",
+}
+# A stream that sends only undecodable packets is as good as down; OpenCV gives
+# up on its own after a similar run of errors.
+_MAX_BAD_PACKETS: Final = 64
 
 
 # FFmpeg's own messages go straight to stderr, past Home Assistant's logger, and
@@ -84,14 +113,34 @@ class SourceUnreachable(SourceError):
 
 
 class CaptureUnavailable(SourceError):
-    """Stream URLs need OpenCV, which cannot be imported on this system."""
+    """Stream URLs need OpenCV or PyAV, and neither can be imported here."""
 
 
-def _require_opencv() -> None:
-    if not HAVE_OPENCV:
-        raise CaptureUnavailable(
-            "OpenCV is not installed, so stream URLs cannot be read here"
-        )
+def available_backends() -> tuple[CaptureBackend, ...]:
+    """Return the capture backends that import on this system, preferred first."""
+    found = {"opencv": HAVE_OPENCV, "pyav": HAVE_PYAV}
+    return tuple(name for name in CAPTURE_BACKENDS if found[name])
+
+
+def resolve_backend(backend: CaptureBackend | None = None) -> CaptureBackend:
+    """Return the backend to capture with: `backend`, else `capture_backend`, else the best.
+
+    Raises CaptureUnavailable when the one asked for (or, with no choice made,
+    every one) cannot be imported, and ValueError for a name that is no backend.
+    """
+    wanted = backend if backend is not None else capture_backend
+    available = available_backends()
+    if wanted is None:
+        if not available:
+            raise CaptureUnavailable(
+                "Neither OpenCV nor PyAV is installed, so stream URLs cannot be read here"
+            )
+        return available[0]
+    if wanted not in CAPTURE_BACKENDS:
+        raise ValueError(f"Unknown capture backend {wanted!r}")
+    if wanted not in available:
+        raise CaptureUnavailable(f"The {wanted} capture backend is not installed here")
+    return wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,60 +246,199 @@ class SourceStats:
     last_error: str | None
 
 
-def _open_capture(
-    target: str, open_timeout: float, read_timeout: float
-) -> cv2.VideoCapture | None:
-    """Open `target` with FFmpeg and bounded waits; None when it does not open."""
-    params = [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-        max(1, int(open_timeout * 1000)),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-        max(1, int(read_timeout * 1000)),
-    ]
-    try:
-        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
-    except cv2.error:
-        # OpenCV's message can quote the URL, credentials included: drop it.
-        return None
-    if not capture.isOpened():
-        capture.release()
-        return None
-    return capture
+class Capture(Protocol):
+    """An open stream or file that decodes frames on demand (blocking)."""
+
+    def read(self) -> Image | None:
+        """Return the next BGR frame; None at the end or on any failure."""
+
+    def fps(self) -> float | None:
+        """Return the rate the source states, None when it states none usable."""
+
+    def release(self) -> None:
+        """Close the source; call it from the thread that reads."""
 
 
-def _read(capture: cv2.VideoCapture) -> Image | None:
-    try:
-        ok, image = capture.read()
-    except cv2.error:
+class OpenCvCapture:
+    """A capture through OpenCV's FFmpeg backend."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        """Wrap an opened capture; use `open` to make one."""
+        self._capture = capture
+
+    @classmethod
+    def open(
+        cls, target: str, open_timeout: float, read_timeout: float
+    ) -> OpenCvCapture | None:
+        """Open `target` with bounded waits; None when it does not open."""
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            max(1, int(open_timeout * 1000)),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            max(1, int(read_timeout * 1000)),
+        ]
+        try:
+            capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+        except cv2.error:
+            # OpenCV's message can quote the URL, credentials included: drop it.
+            return None
+        if not capture.isOpened():
+            capture.release()
+            return None
+        return cls(capture)
+
+    def read(self) -> Image | None:
+        """Return the next frame, None at the end or on failure."""
+        try:
+            ok, image = self._capture.read()
+        except cv2.error:
+            return None
+        if not ok or image is None:
+            return None
+        return cast(Image, image)
+
+    def fps(self) -> float | None:
+        """Return the stated frame rate when it is plausible."""
+        return _usable_fps(float(self._capture.get(cv2.CAP_PROP_FPS)))
+
+    def release(self) -> None:
+        """Close the capture."""
+        self._capture.release()
+
+
+def _quiet_libav() -> av.logging.Capture:
+    """Return a context that keeps libav's messages from this thread out of the log.
+
+    PyAV forwards libav's messages to Python logging at a process-wide level
+    that Home Assistant's `stream` sets (fatal only, everything while its debug
+    logging is on), and they can quote a URL with its password. Capturing them
+    per thread drops ours without overriding the level `stream` manages, as
+    OPENCV_FFMPEG_LOGLEVEL does for OpenCV; our own log says what failed, redacted.
+    """
+    return av.logging.Capture(local=True)
+
+
+class PyAvCapture:
+    """A capture through PyAV, which Home Assistant ships where OpenCV has no wheel."""
+
+    def __init__(
+        self, container: av.container.InputContainer, stream: VideoStream
+    ) -> None:
+        """Wrap an opened container; use `open` to make one."""
+        self._container = container
+        self._stream = stream
+        self._packets: Iterator[av.Packet] = container.demux(stream)
+        self._pending: list[Image] = []
+
+    @classmethod
+    def open(
+        cls, target: str, open_timeout: float, read_timeout: float
+    ) -> PyAvCapture | None:
+        """Open `target` with bounded waits; None when it does not open or has no video."""
+        with _quiet_libav():
+            try:
+                container = av.open(
+                    target,
+                    options=dict(_PYAV_OPTIONS),
+                    timeout=(open_timeout, read_timeout),
+                )
+            except (av.error.FFmpegError, OSError, ValueError):
+                # The error's text holds the URL, credentials included: drop it.
+                return None
+            if not container.streams.video:
+                container.close()
+                return None
+            stream = container.streams.video[0]
+            # Frame and slice threads, as OpenCV uses: a 1080p H.264 stream is
+            # too slow to decode on one core of a small host.
+            stream.thread_type = "AUTO"
+            return cls(container, stream)
+
+    def read(self) -> Image | None:
+        """Return the next frame, None at the end or on failure."""
+        bad_packets = 0
+        with _quiet_libav():
+            while not self._pending:
+                try:
+                    packet = next(self._packets)
+                except StopIteration:
+                    return None
+                except (av.error.FFmpegError, OSError, ValueError):
+                    return None
+                try:
+                    frames = self._stream.decode(packet)
+                except av.error.InvalidDataError:
+                    # One broken packet (lost data on a camera's link) costs one
+                    # frame, as with OpenCV; only a run of them ends the stream.
+                    bad_packets += 1
+                    if bad_packets > _MAX_BAD_PACKETS:
+                        return None
+                    continue
+                except (av.error.FFmpegError, OSError, ValueError):
+                    return None
+                bad_packets = 0
+                self._pending.extend(
+                    np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+                    for frame in frames
+                )
+        return self._pending.pop(0)
+
+    def fps(self) -> float | None:
+        """Return the stated frame rate when it is plausible."""
+        for rate in (self._stream.average_rate, self._stream.guessed_rate):
+            if rate:
+                usable = _usable_fps(float(rate))
+                if usable is not None:
+                    return usable
         return None
-    if not ok or image is None:
-        return None
-    return cast(Image, image)
+
+    def release(self) -> None:
+        """Close the container."""
+        self._pending.clear()
+        with _quiet_libav(), contextlib.suppress(av.error.FFmpegError, OSError):
+            self._container.close()
+
+
+def open_capture(
+    target: str,
+    open_timeout: float,
+    read_timeout: float,
+    backend: CaptureBackend | None = None,
+) -> Capture | None:
+    """Open `target` (a `source_target` result) with `backend`; None when it does not open.
+
+    Raises CaptureUnavailable when the backend cannot be imported.
+    """
+    if resolve_backend(backend) == "opencv":
+        return OpenCvCapture.open(target, open_timeout, read_timeout)
+    return PyAvCapture.open(target, open_timeout, read_timeout)
 
 
 def _usable_fps(value: float) -> float | None:
     return value if 0.0 < value <= _MAX_PLAUSIBLE_FPS else None
 
 
-def probe_source(url: str, timeout: float = 10.0) -> ProbeResult:
+def probe_source(
+    url: str, timeout: float = 10.0, *, backend: CaptureBackend | None = None
+) -> ProbeResult:
     """Open `url`, read one frame and report its size and rate.
 
     Blocking: run it in an executor. Raises InvalidSourceUrl for URLs this
-    integration cannot open and SourceUnreachable when no frame arrives.
+    integration cannot open, SourceUnreachable when no frame arrives and
+    CaptureUnavailable when no capture backend (or not `backend`) imports.
     """
     try:
         target = source_target(url)
     except InvalidUrlError as err:
         raise InvalidSourceUrl(str(err)) from None
-    _require_opencv()
-    capture = _open_capture(target, timeout, timeout)
+    capture = open_capture(target, timeout, timeout, resolve_backend(backend))
     if capture is None:
         raise SourceUnreachable(f"Cannot open {redact_url(url)}")
     try:
-        image = _read(capture)
+        image = capture.read()
         if image is None:
             raise SourceUnreachable(f"No frame from {redact_url(url)}")
-        fps = _usable_fps(float(capture.get(cv2.CAP_PROP_FPS)))
+        fps = capture.fps()
     finally:
         capture.release()
     height, width = image.shape[:2]
@@ -283,7 +471,7 @@ def _decode_with_pillow(data: bytes) -> Image:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-class OpenCvSource:
+class StreamSource:
     """Read a camera in a thread into a FrameSlot, reconnecting with backoff.
 
     `on_state(connected, error)` is called from the reader thread whenever the
@@ -306,20 +494,23 @@ class OpenCvSource:
         read_timeout: float = 5.0,
         realtime_files: bool = True,
         loop_files: bool = True,
+        backend: CaptureBackend | None = None,
     ) -> None:
         """Prepare the source; nothing is opened before `start()`.
 
         Raises InvalidSourceUrl for a URL this integration cannot open and
-        CaptureUnavailable where OpenCV is missing; a
-        missing local file is not an error here, it is retried like a camera
-        that is down.
+        CaptureUnavailable where no capture backend (or not `backend`) can be
+        imported; a missing local file is not an error here, it is retried
+        like a camera that is down.
         `read_timeout` also bounds how long `stop()` waits for a stalled stream.
+        `backend` picks "opencv" or "pyav"; None takes `capture_backend`, else
+        the first that imports (see `resolve_backend`).
         """
         try:
             self._target = source_target(url, must_exist=False)
         except InvalidUrlError as err:
             raise InvalidSourceUrl(str(err)) from None
-        _require_opencv()
+        self.backend: CaptureBackend = resolve_backend(backend)
         self._slot = slot
         self.name = name
         self.safe_url = redact_url(url)
@@ -374,8 +565,9 @@ class OpenCvSource:
     def stop(self, timeout: float | None = None) -> bool:
         """Stop the reader and join it; return True when the thread has ended.
 
-        The capture is released by the reader thread itself: OpenCV captures are
-        not safe to release while another thread is inside open() or read(), so
+        The capture is released by the reader thread itself: neither OpenCV
+        captures nor PyAV containers are safe to close while another thread is
+        inside open() or read(), so
         the default wait covers the longer of the open and read timeouts (a
         stalled stream) plus a margin.
         """
@@ -414,7 +606,7 @@ class OpenCvSource:
         Returns the error that ended this connection and whether any frame was
         delivered on it.
         """
-        capture = _open_capture(self._target, self._open_timeout, self._read_timeout)
+        capture = self._open()
         if capture is None:
             return f"Cannot open {self.safe_url}", False
         delivered = False
@@ -425,7 +617,7 @@ class OpenCvSource:
             interval = self._frame_interval(capture)
             due = time.monotonic()
             while not self._stop.is_set():
-                image = _read(capture)
+                image = capture.read()
                 if image is None:
                     if not (self._is_file and since_open):
                         break
@@ -435,9 +627,7 @@ class OpenCvSource:
                         return f"End of file {self.safe_url}", True
                     # Reopening is more robust than seeking to frame 0 across codecs.
                     capture.release()
-                    reopened = _open_capture(
-                        self._target, self._open_timeout, self._read_timeout
-                    )
+                    reopened = self._open()
                     if reopened is None:
                         return f"Cannot reopen {self.safe_url}", True
                     capture = reopened
@@ -459,12 +649,16 @@ class OpenCvSource:
             return f"Stream stopped sending frames: {self.safe_url}", True
         return f"No frame from {self.safe_url}", False
 
-    def _frame_interval(self, capture: cv2.VideoCapture) -> float | None:
+    def _open(self) -> Capture | None:
+        return open_capture(
+            self._target, self._open_timeout, self._read_timeout, self.backend
+        )
+
+    def _frame_interval(self, capture: Capture) -> float | None:
         """Return the pacing interval for files, None for live streams."""
         if not (self._is_file and self._realtime_files):
             return None
-        fps = _usable_fps(float(capture.get(cv2.CAP_PROP_FPS))) or _FALLBACK_FILE_FPS
-        return 1.0 / fps
+        return 1.0 / (capture.fps() or _FALLBACK_FILE_FPS)
 
     def _pace(self, due: float, interval: float) -> float:
         """Wait until `due` (or stop); return when the next frame is due."""
@@ -500,6 +694,10 @@ class OpenCvSource:
         except Exception:
             # A faulty listener must not kill the reader thread.
             _LOGGER.exception("Camera %s: state listener failed", self.name)
+
+
+OpenCvSource = StreamSource
+"""The first name of `StreamSource`, from when it read through OpenCV only."""
 
 
 def read_image(path: str) -> Image | None:
