@@ -13,7 +13,12 @@ inference precision, so scores match ONNX Runtime on CPUs whose default would
 be bf16 or f16. OpenVINO's CPU plugin has no spin-wait setting.
 
 ``openvino`` is imported on first use; where it cannot be imported,
-:class:`.BackendUnavailableError` is raised.
+:class:`.BackendUnavailableError` is raised. Importing ``openvino`` also
+imports its model converter, which (through the ``openvino_telemetry``
+package) sends a usage event to Google Analytics from a forked process and
+writes a client id under ``~/intel`` unless the user opted out; the import
+below hides ``openvino_telemetry`` so the converter falls back to its no-op
+stub. Import OpenVINO through :func:`openvino_module` only.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 import mmap
 import os
 from pathlib import Path
+import sys
 import threading
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -57,17 +63,36 @@ _ONNX_TYPES = {
 }
 
 
+_TELEMETRY = "openvino_telemetry"
+_import_lock = threading.Lock()
+
+
 def openvino_module() -> ModuleType:
     """Import OpenVINO on first use, so this package loads where it is missing.
 
+    The first import runs with ``openvino_telemetry`` hidden (see the module
+    docstring), so no usage data leaves the machine.
+
     Raises BackendUnavailableError when it cannot be imported.
     """
-    try:
-        import openvino  # type: ignore[import-untyped,unused-ignore]
-    except ImportError as err:
-        raise BackendUnavailableError(
-            f"OpenVINO cannot be imported on this system ({err})"
-        ) from err
+    with _import_lock:
+        first = "openvino" not in sys.modules
+        saved = sys.modules.get(_TELEMETRY)
+        had_telemetry = _TELEMETRY in sys.modules
+        if first:
+            sys.modules[_TELEMETRY] = None  # type: ignore[assignment]  # import fails
+        try:
+            import openvino  # type: ignore[import-untyped,unused-ignore]
+        except ImportError as err:
+            raise BackendUnavailableError(
+                f"OpenVINO cannot be imported on this system ({err})"
+            ) from err
+        finally:
+            if first:
+                if had_telemetry:
+                    sys.modules[_TELEMETRY] = saved  # type: ignore[assignment]
+                else:
+                    sys.modules.pop(_TELEMETRY, None)
     module: ModuleType = openvino
     return module
 
