@@ -103,6 +103,7 @@ def test_same_detections_as_local(url: str, binary: bool) -> None:
     local = load_detector(None, score_threshold=0.3, intra_op_num_threads=1)
     remote = load_remote_detector(url, MODEL, score_threshold=0.3, binary=binary)
     assert remote.adapter_name == "nanodet"
+    assert (local.engine, remote.engine) == ("onnxruntime", "remote")
     assert remote.input_size == (416, 416)
     assert len(remote.class_names) == 80
     assert len(PHOTOS) == 4
