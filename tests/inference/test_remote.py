@@ -93,7 +93,9 @@ def _iou(a: Detection, b: Detection) -> float:
     w = max(0.0, min(ax2, bx2) - max(a.bbox["x"], b.bbox["x"]))
     h = max(0.0, min(ay2, by2) - max(a.bbox["y"], b.bbox["y"]))
     inter = w * h
-    union = a.bbox["width"] * a.bbox["height"] + b.bbox["width"] * b.bbox["height"] - inter
+    union = (
+        a.bbox["width"] * a.bbox["height"] + b.bbox["width"] * b.bbox["height"] - inter
+    )
     return inter / union
 
 
@@ -113,7 +115,9 @@ def test_same_detections_as_local(url: str, binary: bool) -> None:
         expected = local.detect(frame)
         got = remote.detect(frame)
         assert expected, photo.name
-        assert [d.class_name for d in got] == [d.class_name for d in expected], photo.name
+        assert [d.class_name for d in got] == [d.class_name for d in expected], (
+            photo.name
+        )
         for a, b in zip(got, expected, strict=True):
             assert abs(a.confidence - b.confidence) < 0.02
             assert _iou(a, b) > 0.9
