@@ -226,7 +226,7 @@ class MotionGate:
 
         background = self._background
         compared = small
-        if self.compensate_exposure:
+        if self.compensate_exposure and self._active_pixels:
             # Global brightness drift (dusk, auto exposure) would otherwise show
             # as change everywhere while the slow background lags behind it.
             mask = self._keep if self._keep is not None else None
