@@ -2,6 +2,8 @@
 
 Runs in its own thread so capture, decoding and inference never touch the event
 loop. Results leave through a callback that the caller hands to its own loop.
+Boxes are drawn and JPEGs encoded with OpenCV where it imports, with Pillow
+otherwise (musl: HA OS, the HA container).
 """
 
 from __future__ import annotations
@@ -9,14 +11,24 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from io import BytesIO
 import logging
 from pathlib import Path
 import threading
 import time
+from typing import Final, Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+
+try:
+    import cv2
+
+    HAVE_OPENCV = True
+except ImportError:  # musl: no OpenCV wheel; Pillow below
+    HAVE_OPENCV = False
 
 from ..inference import BoundingBox, Detection, Detector, DetectorError
 from .motion import MotionGate, detection_region
@@ -29,9 +41,14 @@ _LOGGER = logging.getLogger(__name__)
 # Tracked objects that stand still make no motion; re-detect them this often
 # so their tracks stay alive without paying for inference on every frame.
 STATIONARY_RECHECK_S = 1.0
-_BOX_COLOUR = (0, 200, 255)
+_BOX_COLOUR = (0, 200, 255)  # BGR, like the frames
 # Boxes older than this are no longer drawn on the camera entity's image.
 BOXES_STALE_S = 2.0
+JPEG_QUALITY: Final = 85
+# Pixel size of the label text with Pillow: about OpenCV's Hershey simplex at 0.5.
+_LABEL_SIZE: Final = 13
+
+type ImageBackend = Literal["opencv", "pillow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +169,7 @@ class CameraProcessor:
             detections = list(self._latest_detections)
         if image is None:
             return None
-        drawn = draw_detections(image, detections)
-        ok, buffer = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, 85])
-        return bytes(buffer) if ok else None
+        return encode_jpeg(draw_detections(image, detections))
 
     def _run(self) -> None:
         interval = 1.0 / self.settings.fps
@@ -216,7 +231,9 @@ class CameraProcessor:
         run = not self.settings.motion_gate
         if motion_boxes:
             run = True
-            region = detection_region(motion_boxes, (width, height), self.detector.input_size)
+            region = detection_region(
+                motion_boxes, (width, height), self.detector.input_size
+            )
         elif self._tracker.has_active_tracks() and (
             now - self._last_detect_at >= STATIONARY_RECHECK_S
         ):
@@ -233,7 +250,9 @@ class CameraProcessor:
             if self.settings.zones:
                 detections = [d for d in detections if self._zones_of(d, width, height)]
         events = self._tracker.update(detections, now, (width, height))
-        camera_events = tuple(self._camera_event(e, image, width, height) for e in events)
+        camera_events = tuple(
+            self._camera_event(e, image, width, height) for e in events
+        )
         with self._image_lock:
             # The camera entity shows the newest frame; its boxes come from the
             # last detector run while that is recent enough to still be true.
@@ -302,7 +321,9 @@ class CameraProcessor:
             snapshot=snapshot,
         )
 
-    def _save_snapshot(self, event: TrackEvent, image: npt.NDArray[np.uint8]) -> str | None:
+    def _save_snapshot(
+        self, event: TrackEvent, image: npt.NDArray[np.uint8]
+    ) -> str | None:
         assert self.settings.snapshot_dir is not None
         directory = self.settings.snapshot_dir
         try:
@@ -312,8 +333,10 @@ class CameraProcessor:
                 image,
                 [Detection(event.class_id, event.label, event.score, event.bbox)],
             )
-            if not cv2.imwrite(str(path), drawn, [cv2.IMWRITE_JPEG_QUALITY, 85]):
+            data = encode_jpeg(drawn)
+            if data is None:
                 return None
+            path.write_bytes(data)
         except OSError as err:
             _LOGGER.warning("Camera %s: cannot save snapshot: %s", self.name, err)
             return None
@@ -329,10 +352,58 @@ class CameraProcessor:
         return round((len(self._recent) - 1) / span, 2) if span > 0 else 0.0
 
 
+def _image_backend(backend: ImageBackend | None) -> ImageBackend:
+    if backend is None:
+        return "opencv" if HAVE_OPENCV else "pillow"
+    if backend not in ("opencv", "pillow"):
+        raise ValueError(f"Unknown image backend {backend!r}")
+    if backend == "opencv" and not HAVE_OPENCV:
+        raise ValueError(
+            "The opencv image backend needs OpenCV, which is not installed"
+        )
+    return backend
+
+
+def encode_jpeg(
+    image: npt.NDArray[np.uint8], *, backend: ImageBackend | None = None
+) -> bytes | None:
+    """Encode a BGR (or grey) frame as JPEG; None when it cannot be encoded.
+
+    `backend` is "opencv" or "pillow"; None takes OpenCV where it imports.
+    """
+    if _image_backend(backend) == "opencv":
+        ok, buffer = cv2.imencode(
+            ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+        )
+        return bytes(buffer) if ok else None
+    # Pillow works in RGB; JPEG has no alpha.
+    pixels = np.ascontiguousarray(image[:, :, 2::-1]) if image.ndim == 3 else image
+    out = BytesIO()
+    try:
+        Image.fromarray(pixels).save(out, format="JPEG", quality=JPEG_QUALITY)
+    except (OSError, ValueError, TypeError):
+        return None
+    return out.getvalue()
+
+
+@cache
+def _label_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Pillow's bundled font: no font file to find on the host.
+    return ImageFont.load_default(size=_LABEL_SIZE)
+
+
 def draw_detections(
-    image: npt.NDArray[np.uint8], detections: list[Detection]
+    image: npt.NDArray[np.uint8],
+    detections: list[Detection],
+    *,
+    backend: ImageBackend | None = None,
 ) -> npt.NDArray[np.uint8]:
-    """Return a copy of the frame with labelled boxes."""
+    """Return a copy of the frame with labelled boxes.
+
+    `backend` is "opencv" or "pillow"; None takes OpenCV where it imports.
+    """
+    if _image_backend(backend) == "pillow":
+        return _draw_with_pillow(image, detections)
     drawn = image.copy()
     for detection in detections:
         box = detection.bbox
@@ -350,3 +421,30 @@ def draw_detections(
             cv2.LINE_AA,
         )
     return drawn
+
+
+def _draw_with_pillow(
+    image: npt.NDArray[np.uint8], detections: list[Detection]
+) -> npt.NDArray[np.uint8]:
+    # Pillow takes the BGR array for RGB; handing it the colour in BGR order
+    # too keeps the channels right without converting the frame twice.
+    canvas = Image.fromarray(np.ascontiguousarray(image))
+    colour: tuple[int, ...] | int = _BOX_COLOUR if image.ndim == 3 else _BOX_COLOUR[0]
+    draw = ImageDraw.Draw(canvas)
+    font = _label_font()
+    for detection in detections:
+        box = detection.bbox
+        x1, y1 = int(box["x"]), int(box["y"])
+        x2, y2 = int(box["x"] + box["width"]), int(box["y"] + box["height"])
+        if x2 < x1 or y2 < y1:
+            continue
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=2)
+        text = f"{detection.class_name} {detection.confidence:.2f}"
+        baseline = (x1, max(12, y1 - 6))
+        if isinstance(font, ImageFont.FreeTypeFont):
+            draw.text(baseline, text, fill=colour, font=font, anchor="ls")
+        else:
+            # The bitmap fallback font cannot anchor on its baseline.
+            top = baseline[1] - font.getbbox(text)[3]
+            draw.text((baseline[0], top), text, fill=colour, font=font)
+    return np.asarray(canvas, dtype=np.uint8).copy()
