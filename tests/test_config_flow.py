@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.camera_alerts.const import (
+    CONF_BACKEND,
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
     DOMAIN,
@@ -33,7 +36,11 @@ async def test_user_flow_bundled_model(hass: HomeAssistant, mock_host_stats) -> 
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Camera Alerts"
-    assert result["data"] == {CONF_MODEL_PATH: "", CONF_INFERENCE_THREADS: 1}
+    assert result["data"] == {
+        CONF_BACKEND: "auto",
+        CONF_MODEL_PATH: "",
+        CONF_INFERENCE_THREADS: 1,
+    }
 
 
 async def test_user_flow_missing_model_then_fixed(
@@ -71,7 +78,10 @@ async def test_single_instance(
 
 
 async def test_reconfigure(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, tmp_path: Path, mock_host_stats
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    tmp_path: Path,
+    mock_host_stats,
 ) -> None:
     """Reconfigure validates, stores the new data and reloads the entry."""
     hass.config.allowlist_external_dirs = {str(tmp_path)}
@@ -100,7 +110,12 @@ async def test_reconfigure(
 
 @pytest.mark.parametrize(
     "path",
-    ["models/yolo.onnx", "/etc/passwd", "CONFIG/../../etc/passwd", "/proc/self/environ"],
+    [
+        "models/yolo.onnx",
+        "/etc/passwd",
+        "CONFIG/../../etc/passwd",
+        "/proc/self/environ",
+    ],
 )
 async def test_model_paths_outside_allowed_folders(
     hass: HomeAssistant, path: str, mock_host_stats
@@ -114,3 +129,65 @@ async def test_model_paths_outside_allowed_folders(
         result["flow_id"], {CONF_MODEL_PATH: path, CONF_INFERENCE_THREADS: 1}
     )
     assert result["errors"] == {CONF_MODEL_PATH: "path_not_allowed"}
+
+
+@pytest.mark.parametrize(
+    ("backend", "requirement"),
+    [("auto", "onnxruntime>=1.22.1,<2"), ("openvino", "openvino>=2025.1,<2027")],
+)
+async def test_local_engine_that_cannot_be_installed(
+    hass: HomeAssistant, backend: str, requirement: str, mock_host_stats
+) -> None:
+    """pip finds no package for this system (musl): the form says so and names the remote backend."""
+    with (
+        patch("homeassistant.util.package.is_installed", return_value=False),
+        patch(
+            "homeassistant.util.package.install_package", return_value=False
+        ) as install,
+    ):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BACKEND: backend, CONF_INFERENCE_THREADS: 2}
+        )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "local_backend_unavailable"}
+    assert (
+        f"{requirement} cannot be installed"
+        in (result["description_placeholders"]["error"])
+    )
+    # Installed the way HA installs manifest requirements: under HA's constraints.
+    assert install.call_args.args == (requirement,)
+    assert install.call_args.kwargs["constraints"].endswith("package_constraints.txt")
+    for language in ("en", "pt-BR"):
+        strings = await async_get_translations(hass, language, "config", [DOMAIN])
+        error = strings[f"component.{DOMAIN}.config.error.local_backend_unavailable"]
+        assert "{error}" in error
+        assert "musl" in error
+        selector = await async_get_translations(hass, language, "selector", [DOMAIN])
+        remote = selector[f"component.{DOMAIN}.selector.backend.options.remote"]
+        assert remote.split(" (")[0].casefold() in error.casefold()
+
+
+async def test_local_engine_installed_on_demand(
+    hass: HomeAssistant, mock_host_stats
+) -> None:
+    """A missing engine is installed when the user picks it, then the model is checked."""
+    with (
+        patch("homeassistant.util.package.is_installed", return_value=False),
+        patch(
+            "homeassistant.util.package.install_package", return_value=True
+        ) as install,
+    ):
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_BACKEND: "onnxruntime", CONF_INFERENCE_THREADS: 2}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_BACKEND] == "onnxruntime"
+    assert [call.args for call in install.call_args_list] == [
+        ("onnxruntime>=1.22.1,<2",)
+    ]

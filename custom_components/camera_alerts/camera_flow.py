@@ -201,7 +201,7 @@ class CameraSubentryFlow(ConfigSubentryFlow):
             except InvalidSourceUrl:
                 errors[CONF_STREAM_URL] = "invalid_url"
             except CaptureUnavailable:
-                errors[CONF_STREAM_URL] = "opencv_unavailable"
+                errors[CONF_STREAM_URL] = "capture_unavailable"
             except SourceError as err:
                 LOGGER.debug("Camera source check failed: %s", err)
                 errors[CONF_STREAM_URL] = "cannot_connect"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -17,26 +19,43 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 import voluptuous as vol
 
 from .camera_flow import CameraSubentryFlow
 from .const import (
+    BACKEND_REMOTE,
+    BACKENDS,
+    CONF_BACKEND,
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
+    CONF_REMOTE_MODEL,
+    CONF_REMOTE_URL,
+    DEFAULT_BACKEND,
     DEFAULT_INFERENCE_THREADS,
     DOMAIN,
     LOGGER,
     SUBENTRY_CAMERA,
     SUBENTRY_SERIAL,
 )
+from .engines import (
+    FLOW_REMOTE_TIMEOUT,
+    async_load_entry_detector,
+    backend_of,
+    remote_url_problem,
+)
 from .inference import (
     BackendUnavailableError,
     DetectorError,
     ModelNotFoundError,
+    RemoteServerError,
     UnsupportedModelError,
-    load_detector,
 )
 from .options_flow import CameraAlertsOptionsFlow
 from .serial_flow import SerialSubentryFlow
@@ -44,9 +63,18 @@ from .serial_flow import SerialSubentryFlow
 TITLE = "Camera Alerts"
 
 
-def _hub_schema(defaults: dict[str, Any]) -> vol.Schema:
+def _hub_schema(defaults: Mapping[str, Any]) -> vol.Schema:
     return vol.Schema(
         {
+            vol.Required(
+                CONF_BACKEND, default=defaults.get(CONF_BACKEND, DEFAULT_BACKEND)
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(BACKENDS),
+                    mode=SelectSelectorMode.LIST,
+                    translation_key=CONF_BACKEND,
+                )
+            ),
             vol.Optional(
                 CONF_MODEL_PATH,
                 description={"suggested_value": defaults.get(CONF_MODEL_PATH, "")},
@@ -61,6 +89,20 @@ def _hub_schema(defaults: dict[str, Any]) -> vol.Schema:
     )
 
 
+def _remote_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_REMOTE_URL, default=defaults.get(CONF_REMOTE_URL, vol.UNDEFINED)
+            ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+            vol.Required(
+                CONF_REMOTE_MODEL,
+                default=defaults.get(CONF_REMOTE_MODEL, vol.UNDEFINED),
+            ): TextSelector(),
+        }
+    )
+
+
 def model_path_allowed(hass: HomeAssistant, model_path: str) -> bool:
     """Models load from the config folder or a folder the user allowed, nowhere else."""
     path = Path(model_path)
@@ -68,29 +110,26 @@ def model_path_allowed(hass: HomeAssistant, model_path: str) -> bool:
         return False
     config_dir = Path(hass.config.config_dir).resolve()
     resolved = path.resolve()
-    return resolved.is_relative_to(config_dir) or hass.config.is_allowed_path(str(resolved))
+    return resolved.is_relative_to(config_dir) or hass.config.is_allowed_path(
+        str(resolved)
+    )
 
 
-def _model_error(hass: HomeAssistant, model_path: str) -> str | None:
-    """Check where a user model is and try to load it; blocking (file system)."""
-    if not model_path:
-        return None
-    if not model_path_allowed(hass, model_path):
-        return "path_not_allowed"
-    try:
-        load_detector(model_path, warmup=False)
-    except ModelNotFoundError:
+def _detector_error(err: DetectorError, what: str) -> str:
+    """Return the flow error for a detector that did not load, logged with its detail."""
+    if isinstance(err, ModelNotFoundError):
         return "model_not_found"
-    except BackendUnavailableError as err:
+    if isinstance(err, BackendUnavailableError):
         LOGGER.warning("The local detector cannot run here: %s", err)
         return "local_backend_unavailable"
-    except UnsupportedModelError as err:
-        LOGGER.warning("Model %s is not supported: %s", model_path, err)
+    if isinstance(err, RemoteServerError):
+        LOGGER.warning("Inference server check failed: %s", err)
+        return "remote_cannot_connect"
+    if isinstance(err, UnsupportedModelError):
+        LOGGER.warning("%s is not supported: %s", what, err)
         return "unsupported_model"
-    except DetectorError as err:
-        LOGGER.warning("Model %s cannot be loaded: %s", model_path, err)
-        return "invalid_model"
-    return None
+    LOGGER.warning("%s cannot be loaded: %s", what, err)
+    return "invalid_model"
 
 
 class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -104,7 +143,10 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Cameras and serial boards are added to the hub as subentries."""
-        return {SUBENTRY_CAMERA: CameraSubentryFlow, SUBENTRY_SERIAL: SerialSubentryFlow}
+        return {
+            SUBENTRY_CAMERA: CameraSubentryFlow,
+            SUBENTRY_SERIAL: SerialSubentryFlow,
+        }
 
     @staticmethod
     @callback
@@ -112,51 +154,118 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         """Sinks are set in the options."""
         return CameraAlertsOptionsFlow()
 
-    async def _async_validate(
-        self, user_input: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        model_path = str(user_input.get(CONF_MODEL_PATH) or "").strip()
-        data: dict[str, Any] = {
-            CONF_MODEL_PATH: model_path,
-            CONF_INFERENCE_THREADS: int(user_input[CONF_INFERENCE_THREADS]),
-        }
+    def __init__(self) -> None:
+        """Start with no hub settings; the remote step adds to the first step's."""
+        self._data: dict[str, Any] = {}
+
+    async def _async_check_detector(
+        self, data: dict[str, Any]
+    ) -> tuple[str, str, str] | None:
+        """Load the detector these settings describe.
+
+        Returns the failing field, the error key and its detail, or None.
+        """
+        backend = backend_of(data)
+        field = CONF_REMOTE_URL if backend == BACKEND_REMOTE else "base"
+        if backend == BACKEND_REMOTE:
+            if remote_url_problem(data[CONF_REMOTE_URL]):
+                return CONF_REMOTE_URL, "invalid_remote_url", ""
+            options: dict[str, Any] = {
+                "warmup": False,
+                "timeout": FLOW_REMOTE_TIMEOUT,
+                "retries": 0,
+            }
+        else:
+            model_path = data[CONF_MODEL_PATH]
+            if model_path:
+                field = CONF_MODEL_PATH
+                if not await self.hass.async_add_executor_job(
+                    model_path_allowed, self.hass, model_path
+                ):
+                    return field, "path_not_allowed", ""
+            options = {"warmup": False}
+        try:
+            await async_load_entry_detector(self.hass, data, **options)
+        except BackendUnavailableError as err:
+            return "base", _detector_error(err, ""), str(err)
+        except DetectorError as err:
+            what = (
+                data.get(CONF_REMOTE_MODEL) or data.get(CONF_MODEL_PATH) or "The model"
+            )
+            return field, _detector_error(err, what), str(err)
+        return None
+
+    async def _async_hub_step(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        defaults: Mapping[str, Any],
+    ) -> ConfigFlowResult:
+        """Show and check the first step of set-up and reconfigure: backend, model, threads."""
         errors: dict[str, str] = {}
-        if error := await self.hass.async_add_executor_job(
-            _model_error, self.hass, model_path
-        ):
-            errors[CONF_MODEL_PATH] = error
-        return data, errors
+        placeholders = {"error": ""}
+        if user_input is not None:
+            self._data = {
+                CONF_BACKEND: user_input[CONF_BACKEND],
+                CONF_MODEL_PATH: str(user_input.get(CONF_MODEL_PATH) or "").strip(),
+                CONF_INFERENCE_THREADS: int(user_input[CONF_INFERENCE_THREADS]),
+            }
+            if self._data[CONF_BACKEND] == BACKEND_REMOTE:
+                return await self.async_step_remote()
+            if problem := await self._async_check_detector(self._data):
+                field, errors[field], placeholders["error"] = problem
+            else:
+                return self._async_finish()
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=_hub_schema(user_input or defaults),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_remote(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where the inference server is and which of its models to use."""
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        defaults: Mapping[str, Any] = user_input or {}
+        if self.source == SOURCE_RECONFIGURE and user_input is None:
+            defaults = self._get_reconfigure_entry().data
+        if user_input is not None:
+            self._data[CONF_REMOTE_URL] = str(user_input[CONF_REMOTE_URL]).strip()
+            self._data[CONF_REMOTE_MODEL] = str(user_input[CONF_REMOTE_MODEL]).strip()
+            if problem := await self._async_check_detector(self._data):
+                field, errors[field], placeholders["error"] = problem
+            else:
+                return self._async_finish()
+        return self.async_show_form(
+            step_id="remote",
+            data_schema=_remote_schema(defaults),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    @callback
+    def _async_finish(self) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            # The entry's update listener reloads it with the new data; the
+            # flow's own reload helpers would reload it a second time.
+            self.hass.config_entries.async_update_entry(
+                self._get_reconfigure_entry(), data=self._data
+            )
+            return self.async_abort(reason="reconfigure_successful")
+        return self.async_create_entry(title=TITLE, data=self._data)
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Create the hub."""
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data, errors = await self._async_validate(user_input)
-            if not errors:
-                return self.async_create_entry(title=TITLE, data=data)
-        return self.async_show_form(
-            step_id="user",
-            data_schema=_hub_schema(user_input or {}),
-            errors=errors,
-        )
+        return await self._async_hub_step("user", user_input, {})
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the detector settings of the hub."""
         entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data, errors = await self._async_validate(user_input)
-            if not errors:
-                # The entry's update listener reloads it with the new data; the
-                # flow's own reload helpers would reload it a second time.
-                self.hass.config_entries.async_update_entry(entry, data=data)
-                return self.async_abort(reason="reconfigure_successful")
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=_hub_schema(user_input or dict(entry.data)),
-            errors=errors,
-        )
+        return await self._async_hub_step("reconfigure", user_input, entry.data)

@@ -15,6 +15,16 @@ EVENT_DETECTION: Final = "camera_alerts_detection"
 CONF_MODEL_PATH: Final = "model_path"
 CONF_INFERENCE_THREADS: Final = "inference_threads"
 DEFAULT_INFERENCE_THREADS: Final = 2
+CONF_BACKEND: Final = "backend"
+# "auto" runs OpenVINO where it is installed and ONNX Runtime otherwise.
+BACKEND_AUTO: Final = "auto"
+BACKEND_ONNXRUNTIME: Final = "onnxruntime"
+BACKEND_OPENVINO: Final = "openvino"
+BACKEND_REMOTE: Final = "remote"
+BACKENDS: Final = (BACKEND_AUTO, BACKEND_ONNXRUNTIME, BACKEND_OPENVINO, BACKEND_REMOTE)
+DEFAULT_BACKEND: Final = BACKEND_AUTO
+CONF_REMOTE_URL: Final = "remote_url"
+CONF_REMOTE_MODEL: Final = "remote_model"
 
 # Hub entry options (sinks; they may change at any time).
 CONF_MQTT_ENABLED: Final = "mqtt_enabled"
