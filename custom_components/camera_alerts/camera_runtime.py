@@ -67,6 +67,11 @@ def parse_label_scores(raw: str) -> dict[str, float]:
     return scores
 
 
+def camera_added_signal(entry_id: str) -> str:
+    """Dispatcher signal for a camera that starts after its entry (its server came back)."""
+    return f"{DOMAIN}_{entry_id}_camera_added"
+
+
 class CameraRuntime:
     """Run one camera subentry: frames in, detection events out."""
 
@@ -103,7 +108,10 @@ class CameraRuntime:
             f"camera_down_{subentry.subentry_id}",
             "camera_down",
             CAMERA_DOWN_ISSUE_DELAY,
-            lambda: {"camera": self.name, "error": self.coordinator.data.last_error or ""},
+            lambda: {
+                "camera": self.name,
+                "error": self.coordinator.data.last_error or "",
+            },
         )
         self._figures_pushed_at = float("-inf")
         min_score = float(data.get(CONF_MIN_SCORE, DEFAULT_MIN_SCORE))
@@ -127,7 +135,9 @@ class CameraRuntime:
                 },
                 zones=parse_zones(data.get(CONF_ZONES)),
                 motion_mask=parse_mask(data.get(CONF_MOTION_MASK)),
-                snapshot_dir=Path(hass.config.media_dirs.get("local", hass.config.path("media")))
+                snapshot_dir=Path(
+                    hass.config.media_dirs.get("local", hass.config.path("media"))
+                )
                 / DOMAIN
                 / self.slug,
                 max_snapshots=MAX_SNAPSHOTS_PER_CAMERA,
@@ -239,7 +249,9 @@ class CameraRuntime:
             started = self.hass.loop.time()
             try:
                 image = await async_get_image(self.hass, self._camera_entity)
-                frame = await self.hass.async_add_executor_job(decode_image, image.content)
+                frame = await self.hass.async_add_executor_job(
+                    decode_image, image.content
+                )
             except (HomeAssistantError, SourceError) as err:
                 self._set_connected(False, str(err))
             else:
@@ -325,4 +337,6 @@ class CameraRuntime:
 
     @callback
     def _push(self, **changes: Any) -> None:
-        self.coordinator.async_set_updated_data(replace(self.coordinator.data, **changes))
+        self.coordinator.async_set_updated_data(
+            replace(self.coordinator.data, **changes)
+        )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import (
@@ -13,7 +15,7 @@ from homeassistant.helpers.update_coordinator import (
     DataUpdateCoordinator,
 )
 
-from .camera_runtime import CameraRuntime
+from .camera_runtime import CameraRuntime, camera_added_signal
 from .const import DOMAIN
 from .coordinator import CameraCoordinator
 from .runtime import CameraAlertsConfigEntry
@@ -63,7 +65,9 @@ class CameraAlertsEntity[CoordinatorT: DataUpdateCoordinator[Any]](
         self._attr_unique_id = unique_id
 
 
-def camera_device_info(entry: CameraAlertsConfigEntry, camera: CameraRuntime) -> DeviceInfo:
+def camera_device_info(
+    entry: CameraAlertsConfigEntry, camera: CameraRuntime
+) -> DeviceInfo:
     """Describe the device of one camera subentry."""
     return DeviceInfo(
         identifiers={(DOMAIN, camera.subentry.subentry_id)},
@@ -110,6 +114,18 @@ def async_add_camera_entities(
     async_add_entities: AddConfigEntryEntitiesCallback,
     build: Callable[[CameraRuntime], Iterable[Entity]],
 ) -> None:
-    """Add each camera's entities to that camera's subentry."""
+    """Add each camera's entities to that camera's subentry, now and when one starts late."""
+
+    @callback
+    def add(camera: CameraRuntime) -> None:
+        async_add_entities(
+            list(build(camera)), config_subentry_id=camera.subentry.subentry_id
+        )
+
     for camera in entry.runtime_data.cameras.values():
-        async_add_entities(list(build(camera)), config_subentry_id=camera.subentry.subentry_id)
+        add(camera)
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            entry.runtime_data.hass, camera_added_signal(entry.entry_id), add
+        )
+    )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
-import importlib
 import threading
 from typing import Any
 
@@ -13,16 +11,15 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_interval
 
-from .camera_runtime import CameraRuntime, parse_label_scores
+from .camera_runtime import CameraRuntime, camera_added_signal, parse_label_scores
 from .const import (
-    CONF_INFERENCE_THREADS,
     CONF_LABEL_SCORES,
     CONF_LABELS,
     CONF_MIN_SCORE,
     CONF_MODEL_PATH,
-    DEFAULT_INFERENCE_THREADS,
     DEFAULT_LABELS,
     DEFAULT_MIN_SCORE,
     DOMAIN,
@@ -31,15 +28,17 @@ from .const import (
     SUBENTRY_SERIAL,
 )
 from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
+from .engines import async_load_entry_detector, backend_of
 from .handlers.dispatcher import Dispatcher
 from .inference import (
     BackendUnavailableError,
     Detector,
     DetectorError,
-    load_detector,
+    RemoteServerError,
 )
 from .models import DetectionEvent
 from .pipeline.source import read_image
+from .repairs import LastingProblemIssue
 from .serial.link import SerialNotConnectedError
 from .serial.protocol import CommandError
 from .serial_runtime import SerialBoardRuntime
@@ -49,22 +48,10 @@ type CameraAlertsConfigEntry = ConfigEntry[CameraAlertsRuntime]
 
 MODEL_ISSUE_ID = "model_invalid"
 LOCAL_BACKEND_ISSUE_ID = "local_backend_unavailable"
+REMOTE_ISSUE_ID = "remote_server_unavailable"
+REMOTE_ISSUE_DELAY = timedelta(minutes=5)
+REMOTE_RETRY_INTERVAL = timedelta(seconds=30)
 SINK_HEALTH_INTERVAL = timedelta(minutes=1)
-
-
-def load_local_detector(model_path: str | None, **options: Any) -> Detector:
-    """Load the local detector and the OpenCV frame processor (blocking).
-
-    Raises BackendUnavailableError where ONNX Runtime or OpenCV cannot be
-    imported (HA OS and the HA container: musl, no wheels on PyPI).
-    """
-    try:
-        importlib.import_module(f"{__package__}.pipeline.processor")
-    except ImportError as err:
-        raise BackendUnavailableError(
-            f"OpenCV cannot be imported on this system ({err})"
-        ) from err
-    return load_detector(model_path, **options)
 
 
 def detector_options(subentry_data: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +78,18 @@ class CameraAlertsRuntime:
         self.startup_completed = False
         self.alerts_processed = 0
         self.model_error: str | None = None
-        self.backend_missing = False
+        self.detector_problem: str | None = None
+        # Cameras whose inference server was unreachable; retried until it answers.
+        self._waiting: dict[str, ConfigSubentry] = {}
+        self._retrying = False
+        self._stopped = False
+        self._remote_issue = LastingProblemIssue(
+            hass,
+            REMOTE_ISSUE_ID,
+            REMOTE_ISSUE_ID,
+            REMOTE_ISSUE_DELAY,
+            lambda: {"error": self.model_error or ""},
+        )
         self.cameras: dict[str, CameraRuntime] = {}
         self.serial_boards: dict[str, SerialBoardRuntime] = {
             subentry.subentry_id: SerialBoardRuntime(hass, subentry)
@@ -113,7 +111,9 @@ class CameraAlertsRuntime:
         await self.host.async_config_entry_first_refresh()
         self._unsubscribers.append(self.host.async_add_listener(self._publish))
         await self.dispatcher.async_start()
-        self._unsubscribers.append(self.dispatcher.async_add_listener(self._sinks_changed))
+        self._unsubscribers.append(
+            self.dispatcher.async_add_listener(self._sinks_changed)
+        )
         self._unsubscribers.append(
             async_track_time_interval(
                 self.hass, self._check_sinks, SINK_HEALTH_INTERVAL
@@ -124,6 +124,11 @@ class CameraAlertsRuntime:
         for subentry in self.entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_CAMERA:
                 await self._async_add_camera(subentry)
+        self._unsubscribers.append(
+            async_track_time_interval(
+                self.hass, self._async_retry_waiting, REMOTE_RETRY_INTERVAL
+            )
+        )
         self.running = True
         for camera in self.cameras.values():
             await camera.async_start()
@@ -134,6 +139,8 @@ class CameraAlertsRuntime:
     async def async_shutdown(self) -> None:
         """Stop everything this entry started."""
         self.running = False
+        self._stopped = True
+        self._remote_issue.async_resolved()
         for camera in self.cameras.values():
             await camera.async_shutdown()
         for board in self.serial_boards.values():
@@ -146,14 +153,32 @@ class CameraAlertsRuntime:
         await self.host.async_shutdown()
         await self.status.async_shutdown()
 
-    async def _async_add_camera(self, subentry: ConfigSubentry) -> None:
+    async def _async_add_camera(self, subentry: ConfigSubentry) -> CameraRuntime | None:
+        """Load the camera's detector and create its runtime; None when it cannot run."""
         try:
             detector = await self._async_load_detector(dict(subentry.data))
+        except RemoteServerError as err:
+            # The server may just be restarting or not up yet: keep trying.
+            self.model_error = str(err)
+            self.detector_problem = REMOTE_ISSUE_ID
+            if subentry.subentry_id not in self._waiting:
+                LOGGER.warning(
+                    "Camera %s waits for the inference server: %s",
+                    subentry.data["name"],
+                    err,
+                )
+            self._waiting[subentry.subentry_id] = subentry
+            self._remote_issue.async_problem()
+            return None
         except DetectorError as err:
             self.model_error = str(err)
             # A missing backend is this system's limit, not a bad model file.
-            self.backend_missing = isinstance(err, BackendUnavailableError)
-            issue_id = LOCAL_BACKEND_ISSUE_ID if self.backend_missing else MODEL_ISSUE_ID
+            issue_id = (
+                LOCAL_BACKEND_ISSUE_ID
+                if isinstance(err, BackendUnavailableError)
+                else MODEL_ISSUE_ID
+            )
+            self.detector_problem = issue_id
             LOGGER.error("Camera %s cannot start: %s", subentry.data["name"], err)
             ir.async_create_issue(
                 self.hass,
@@ -164,7 +189,15 @@ class CameraAlertsRuntime:
                 translation_key=issue_id,
                 translation_placeholders={"error": str(err)},
             )
-            return
+            return None
+        if self._waiting.pop(subentry.subentry_id, None) is not None:
+            LOGGER.info(
+                "Camera %s: the inference server answers", subentry.data["name"]
+            )
+        if not self._waiting:
+            self.model_error = None
+            self.detector_problem = None
+            self._remote_issue.async_resolved()
         ir.async_delete_issue(self.hass, DOMAIN, MODEL_ISSUE_ID)
         ir.async_delete_issue(self.hass, DOMAIN, LOCAL_BACKEND_ISSUE_ID)
         camera = CameraRuntime(
@@ -172,18 +205,34 @@ class CameraAlertsRuntime:
         )
         self.cameras[subentry.subentry_id] = camera
         self._unsubscribers.append(camera.coordinator.async_add_listener(self._publish))
+        return camera
+
+    async def _async_retry_waiting(self, _now: datetime) -> None:
+        """Try the inference server again for cameras that wait for it."""
+        if self._retrying or not self._waiting:
+            return
+        self._retrying = True
+        try:
+            for subentry in list(self._waiting.values()):
+                camera = await self._async_add_camera(subentry)
+                if camera is None:
+                    continue
+                if self._stopped:
+                    await camera.async_shutdown()
+                    return
+                if self.running:
+                    await camera.async_start()
+                # The platforms add the late camera's entities.
+                async_dispatcher_send(
+                    self.hass, camera_added_signal(self.entry.entry_id), camera
+                )
+        finally:
+            self._retrying = False
+            self._publish()
 
     async def _async_load_detector(self, subentry_data: dict[str, Any]) -> Detector:
-        data = self.entry.data
-        return await self.hass.async_add_executor_job(
-            partial(
-                load_local_detector,
-                data.get(CONF_MODEL_PATH) or None,
-                intra_op_num_threads=int(
-                    data.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS)
-                ),
-                **detector_options(subentry_data),
-            )
+        return await async_load_entry_detector(
+            self.hass, self.entry.data, **detector_options(subentry_data)
         )
 
     def _select(self, camera: str | None) -> list[CameraRuntime]:
@@ -250,7 +299,14 @@ class CameraAlertsRuntime:
                 )
             source = image_path
         detector = await self._async_one_shot_detector(min_score)
-        detections = await self.hass.async_add_executor_job(detector.detect, frame)
+        try:
+            detections = await self.hass.async_add_executor_job(detector.detect, frame)
+        except RemoteServerError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=REMOTE_ISSUE_ID,
+                translation_placeholders={"error": str(err)},
+            ) from err
         height, width = frame.shape[:2]
         return {
             "source": source,
@@ -273,19 +329,16 @@ class CameraAlertsRuntime:
         }
 
     async def _async_one_shot_detector(self, min_score: float) -> Detector:
-        data = self.entry.data
         try:
-            return await self.hass.async_add_executor_job(
-                partial(
-                    load_detector,
-                    data.get(CONF_MODEL_PATH) or None,
-                    intra_op_num_threads=int(
-                        data.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS)
-                    ),
-                    score_threshold=min_score,
-                    warmup=False,
-                )
+            return await async_load_entry_detector(
+                self.hass, self.entry.data, score_threshold=min_score, warmup=False
             )
+        except RemoteServerError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=REMOTE_ISSUE_ID,
+                translation_placeholders={"error": str(err)},
+            ) from err
         except BackendUnavailableError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -348,12 +401,15 @@ class CameraAlertsRuntime:
             detector = camera.processor.detector
             width, height = detector.input_size
             return {
+                "backend": backend_of(self.entry.data),
+                "engine": detector.engine,
                 "path": str(detector.model_path),
                 "adapter": detector.adapter_name,
                 "input": f"{width}x{height}",
                 "classes": len(detector.class_names),
             }
         return {
+            "backend": backend_of(self.entry.data),
             "path": self.entry.data.get(CONF_MODEL_PATH) or "bundled",
             "error": self.model_error,
         }
@@ -363,10 +419,8 @@ class CameraAlertsRuntime:
         problems: list[str] = []
         if not self.host.last_update_success:
             problems.append("host_monitor_failed")
-        if self.model_error:
-            problems.append(
-                LOCAL_BACKEND_ISSUE_ID if self.backend_missing else "model_invalid"
-            )
+        if self.detector_problem:
+            problems.append(self.detector_problem)
         problems.extend(
             f"sink_failing:{name}"
             for name, state in self.dispatcher.status().items()
@@ -398,7 +452,9 @@ class CameraAlertsRuntime:
             "cameras_processing": sorted(
                 camera.name for camera in self.cameras.values() if camera.running
             ),
-            "cameras": {camera.name: camera.status() for camera in self.cameras.values()},
+            "cameras": {
+                camera.name: camera.status() for camera in self.cameras.values()
+            },
             "alerts_processed": self.alerts_processed,
             "handlers": self.dispatcher.status(),
             "problems": self.problems(),
