@@ -157,7 +157,7 @@ class OpenVinoSession:
 
     @property
     def request_count(self) -> int:
-        """How many infer requests the pool has created."""
+        """How many infer requests the pool holds (idle or in use)."""
         with self._lock:
             return self._created
 

@@ -1,0 +1,164 @@
+"""KServe's model server (from `.venv-kserve`) hosting an ONNX model on 127.0.0.1, for benchmarks.
+
+The same start-up as the remote-backend tests (`tests/inference/test_remote.py`):
+`scripts/kserve_onnx_server.py` run by `.venv-kserve/bin/python` (built by
+`scripts/setup-kserve`), polled on `/v2/models/{name}/ready` until it answers.
+
+    with KServeServer(model_path, "nanodet", threads=2) as server:
+        load_remote_detector(server.url, "nanodet")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import socket
+import subprocess
+import tempfile
+import time
+from types import TracebackType
+from typing import Self
+import urllib.error
+import urllib.request
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
+LAUNCHER = ROOT / "scripts" / "kserve_onnx_server.py"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def kserve_version() -> str:
+    """KServe's version in `.venv-kserve` (it is not importable here)."""
+    try:
+        return subprocess.run(
+            [
+                str(SERVER_PYTHON),
+                "-c",
+                "import importlib.metadata as m; print(m.version('kserve'), m.version('onnxruntime'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class KServeServer:
+    """Start the server on a free port; stop it on exit."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        model_name: str,
+        *,
+        threads: int = 1,
+        start_timeout: float = 90.0,
+    ) -> None:
+        self.model_path = model_path
+        self.model_name = model_name
+        self.threads = threads
+        self.start_timeout = start_timeout
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  # closed in __exit__
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        if not SERVER_PYTHON.exists():
+            raise RuntimeError(
+                "no .venv-kserve: run scripts/setup-kserve first (scripts/test does)"
+            )
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                str(SERVER_PYTHON),
+                str(LAUNCHER),
+                str(self.model_path),
+                "--model_name",
+                self.model_name,
+                "--http_port",
+                str(self.port),
+                "--threads",
+                str(self.threads),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + self.start_timeout
+        ready = f"{self.url}/v2/models/{self.model_name}/ready"
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"KServe model server exited:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(ready, timeout=2):
+                    return
+            except (urllib.error.URLError, OSError):
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"KServe model server did not come up:\n{self.log_tail()}"
+                    ) from None
+                time.sleep(0.2)
+
+    def log_tail(self, lines: int = 20) -> str:
+        self._log.seek(0)
+        return "\n".join(
+            self._log.read().decode("utf-8", "replace").splitlines()[-lines:]
+        )
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / _CLOCK_TICKS
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self._log.close()
+
+
+def _clock_ticks() -> int:
+    import os
+
+    try:
+        return int(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100
+
+
+_CLOCK_TICKS = _clock_ticks()
