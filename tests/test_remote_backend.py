@@ -165,7 +165,7 @@ async def test_camera_detects_through_the_server(
 ) -> None:
     """A person walking through a clip reaches HA as events, inferred by the server."""
     entry = remote_entry(
-        kserve_url, camera_subentry("Porch", url=str(person_clip(tmp_path)))
+        kserve_url, camera_subentry("Porch", url=str(person_clip(tmp_path, fps=5.0)))
     )
     entry.add_to_hass(hass)
     recorder = EventRecorder(hass)
