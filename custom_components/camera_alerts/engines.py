@@ -38,6 +38,7 @@ from .const import (
 from .inference import (
     BackendUnavailableError,
     Detector,
+    EngineChoice,
     load_detector,
     load_remote_detector,
 )
@@ -52,6 +53,11 @@ ENGINE_REQUIREMENTS: Final[Mapping[str, tuple[str, ...]]] = {
     BACKEND_ONNXRUNTIME: (ONNXRUNTIME_REQUIREMENT,),
     BACKEND_OPENVINO: (OPENVINO_REQUIREMENT,),
     BACKEND_REMOTE: (),
+}
+LOCAL_ENGINES: Final[Mapping[str, EngineChoice]] = {
+    BACKEND_AUTO: "auto",
+    BACKEND_ONNXRUNTIME: "onnxruntime",
+    BACKEND_OPENVINO: "openvino",
 }
 _MODULES: Final = {
     ONNXRUNTIME_REQUIREMENT: "onnxruntime",
@@ -133,12 +139,13 @@ async def async_load_entry_detector(
                 **options,
             )
         )
-    await async_install_engine(hass, backend)
+    engine = LOCAL_ENGINES.get(backend, BACKEND_AUTO)
+    await async_install_engine(hass, engine)
     return await hass.async_add_executor_job(
         partial(
             load_detector,
             data.get(CONF_MODEL_PATH) or None,
-            engine=backend,
+            engine=engine,
             intra_op_num_threads=int(
                 data.get(CONF_INFERENCE_THREADS, DEFAULT_INFERENCE_THREADS)
             ),
