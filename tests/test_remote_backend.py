@@ -244,3 +244,51 @@ async def test_cameras_wait_for_a_server_that_is_not_up_yet(
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await hass.async_add_executor_job(server.__exit__, None, None, None)
+
+
+async def test_server_restart_while_cameras_run(
+    hass: HomeAssistant, issue_registry: ir.IssueRegistry, tmp_path: Path
+) -> None:
+    """Detection failing mid-run marks the camera, raises a lasting repair, and recovers."""
+    port = free_port()
+    server = kserve_server(port=port)
+    await hass.async_add_executor_job(server.__enter__)
+    entry = remote_entry(
+        f"http://127.0.0.1:{port}",
+        camera_subentry("Porch", url=str(person_clip(tmp_path, fps=5.0))),
+    )
+    entry.add_to_hass(hass)
+    try:
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        runtime = entry.runtime_data
+        camera = runtime.cameras["camera_porch"]
+        presence = "binary_sensor.porch_person_detected"
+        await wait_until(lambda: camera.status()["frames_detected"] > 0)
+        assert hass.states.get(presence).state != "unavailable"
+    finally:
+        await hass.async_add_executor_job(server.__exit__, None, None, None)
+
+    # The next frame with motion fails: the camera says so instead of "nobody there".
+    await wait_until(lambda: camera.coordinator.data.detector_error is not None)
+    assert "detector_failing:Porch" in runtime.problems()
+    assert hass.states.get(presence).state == "unavailable"
+    assert hass.states.get("binary_sensor.porch_connectivity").state == "on"
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=6))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    issue = issue_registry.async_get_issue(DOMAIN, "remote_server_unavailable")
+    assert issue is not None
+    assert f"127.0.0.1:{port}" in issue.translation_placeholders["error"]
+
+    server = kserve_server(port=port)
+    await hass.async_add_executor_job(server.__enter__)
+    try:
+        await wait_until(lambda: camera.coordinator.data.detector_error is None)
+        assert "detector_failing:Porch" not in runtime.problems()
+        assert hass.states.get(presence).state != "unavailable"
+        assert (
+            issue_registry.async_get_issue(DOMAIN, "remote_server_unavailable") is None
+        )
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await hass.async_add_executor_job(server.__exit__, None, None, None)

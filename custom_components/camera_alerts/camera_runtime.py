@@ -144,6 +144,7 @@ class CameraRuntime:
             ),
             on_result=self._result_from_thread,
             detect_lock=detect_lock,
+            on_detector_error=self._detector_error_from_thread,
         )
 
     @property
@@ -261,6 +262,13 @@ class CameraRuntime:
 
     def _state_from_thread(self, connected: bool, error: str | None) -> None:
         self.hass.loop.call_soon_threadsafe(self._set_connected, connected, error)
+
+    def _detector_error_from_thread(self, error: str | None) -> None:
+        self.hass.loop.call_soon_threadsafe(self._set_detector_error, error)
+
+    @callback
+    def _set_detector_error(self, error: str | None) -> None:
+        self._push(detector_error=error)
 
     def _result_from_thread(self, result: ProcessorResult) -> None:
         self.hass.loop.call_soon_threadsafe(self._handle_result, result)

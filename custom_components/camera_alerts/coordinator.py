@@ -94,6 +94,7 @@ class CameraState:
     processed_fps: float = 0.0
     skipped_frames: int = 0
     last_error: str | None = None
+    detector_error: str | None = None
 
 
 class CameraCoordinator(DataUpdateCoordinator[CameraState]):

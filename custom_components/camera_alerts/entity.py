@@ -108,6 +108,11 @@ class CameraLabelEntity(CameraAlertsCameraEntity):
         self.label = label
         self._attr_translation_placeholders = {"label": label}
 
+    @property
+    def available(self) -> bool:
+        """Unavailable while detection fails: "not detected" would be a guess."""
+        return super().available and self.coordinator.data.detector_error is None
+
 
 def async_add_camera_entities(
     entry: CameraAlertsConfigEntry,

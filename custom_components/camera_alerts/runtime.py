@@ -16,6 +16,7 @@ from homeassistant.helpers.event import async_track_time_interval
 
 from .camera_runtime import CameraRuntime, camera_added_signal, parse_label_scores
 from .const import (
+    BACKEND_REMOTE,
     CONF_LABEL_SCORES,
     CONF_LABELS,
     CONF_MIN_SCORE,
@@ -88,7 +89,7 @@ class CameraAlertsRuntime:
             REMOTE_ISSUE_ID,
             REMOTE_ISSUE_ID,
             REMOTE_ISSUE_DELAY,
-            lambda: {"error": self.model_error or ""},
+            lambda: {"error": self._remote_error() or ""},
         )
         self.cameras: dict[str, CameraRuntime] = {}
         self.serial_boards: dict[str, SerialBoardRuntime] = {
@@ -168,7 +169,7 @@ class CameraAlertsRuntime:
                     err,
                 )
             self._waiting[subentry.subentry_id] = subentry
-            self._remote_issue.async_problem()
+            self._update_remote_issue()
             return None
         except DetectorError as err:
             self.model_error = str(err)
@@ -197,14 +198,16 @@ class CameraAlertsRuntime:
         if not self._waiting:
             self.model_error = None
             self.detector_problem = None
-            self._remote_issue.async_resolved()
+            self._update_remote_issue()
         ir.async_delete_issue(self.hass, DOMAIN, MODEL_ISSUE_ID)
         ir.async_delete_issue(self.hass, DOMAIN, LOCAL_BACKEND_ISSUE_ID)
         camera = CameraRuntime(
             self.hass, self.entry, subentry, detector, self._detect_lock, self._on_event
         )
         self.cameras[subentry.subentry_id] = camera
-        self._unsubscribers.append(camera.coordinator.async_add_listener(self._publish))
+        self._unsubscribers.append(
+            camera.coordinator.async_add_listener(self._camera_changed)
+        )
         return camera
 
     async def _async_retry_waiting(self, _now: datetime) -> None:
@@ -385,6 +388,33 @@ class CameraAlertsRuntime:
         self.dispatcher.dispatch(event)
         self._publish()
 
+    def _remote_error(self) -> str | None:
+        """Why the inference server fails: at start (cameras waiting) or while running."""
+        if self._waiting:
+            return self.model_error
+        return next(
+            (
+                camera.coordinator.data.detector_error
+                for camera in self.cameras.values()
+                if camera.coordinator.data.detector_error
+            ),
+            None,
+        )
+
+    @callback
+    def _update_remote_issue(self) -> None:
+        # A server that goes away while cameras run is the same lasting problem
+        # as one that is not up at start; a local engine failing is not.
+        if backend_of(self.entry.data) == BACKEND_REMOTE and self._remote_error():
+            self._remote_issue.async_problem()
+        else:
+            self._remote_issue.async_resolved()
+
+    @callback
+    def _camera_changed(self) -> None:
+        self._update_remote_issue()
+        self._publish()
+
     @callback
     def _check_sinks(self, _now: datetime) -> None:
         # A sink can fail quietly (no state change): look again now and then.
@@ -430,6 +460,11 @@ class CameraAlertsRuntime:
             f"serial_disconnected:{board.name}"
             for board in self.serial_boards.values()
             if board.monitor is not None and not board.state.connected
+        )
+        problems.extend(
+            f"detector_failing:{camera.name}"
+            for camera in self.cameras.values()
+            if camera.running and camera.coordinator.data.detector_error
         )
         problems.extend(
             f"camera_disconnected:{camera.name}"

@@ -111,13 +111,20 @@ class CameraProcessor:
         on_result: Callable[[ProcessorResult], None],
         detect_lock: threading.Semaphore,
         clock: Callable[[], float] = time.monotonic,
+        on_detector_error: Callable[[str | None], None] | None = None,
     ) -> None:
-        """Wire the processor; `start` launches its thread."""
+        """Wire the processor; `start` launches its thread.
+
+        `on_detector_error(error)` is called from the processor thread when
+        detection starts failing (the error) and when it works again (None).
+        """
         self.name = name
         self.slot = slot
         self.detector = detector
         self.settings = settings
         self._on_result = on_result
+        self._on_detector_error = on_detector_error
+        self.detector_error: str | None = None
         self._detect_lock = detect_lock
         self._clock = clock
         self._stop = threading.Event()
@@ -184,8 +191,10 @@ class CameraProcessor:
             try:
                 result = self.process(frame)
             except DetectorError as err:
-                _LOGGER.warning("Camera %s: detection failed: %s", self.name, err)
+                self._detector_failed(str(err))
             else:
+                if self.detector_error is not None:
+                    self._detector_recovered()
                 self._on_result(result)
             next_tick += interval
             wait = next_tick - self._clock()
@@ -194,6 +203,23 @@ class CameraProcessor:
             else:
                 next_tick = self._clock()
         self._end_tracks()
+
+    def _detector_failed(self, error: str) -> None:
+        # A server that is down fails every frame: say so once, not 5 times a second.
+        if self.detector_error is None:
+            _LOGGER.warning("Camera %s: detection failed: %s", self.name, error)
+        else:
+            _LOGGER.debug("Camera %s: detection failed: %s", self.name, error)
+        changed = self.detector_error is None
+        self.detector_error = error
+        if changed and self._on_detector_error is not None:
+            self._on_detector_error(error)
+
+    def _detector_recovered(self) -> None:
+        _LOGGER.info("Camera %s: detection works again", self.name)
+        self.detector_error = None
+        if self._on_detector_error is not None:
+            self._on_detector_error(None)
 
     def _end_tracks(self) -> None:
         """Close every open track so listeners never keep a ghost object."""
