@@ -16,7 +16,7 @@ CONF_MODEL_PATH: Final = "model_path"
 CONF_INFERENCE_THREADS: Final = "inference_threads"
 DEFAULT_INFERENCE_THREADS: Final = 2
 CONF_BACKEND: Final = "backend"
-# "auto" runs OpenVINO where it is installed and ONNX Runtime otherwise.
+# "auto": OpenVINO on Intel CPUs where it is installed, ONNX Runtime otherwise.
 BACKEND_AUTO: Final = "auto"
 BACKEND_ONNXRUNTIME: Final = "onnxruntime"
 BACKEND_OPENVINO: Final = "openvino"

@@ -24,6 +24,7 @@ from custom_components.camera_alerts.inference import (
     backend,
     cached_session_count,
     clear_session_cache,
+    detector as detector_module,
     load_detector,
     openvino_available,
     openvino_backend,
@@ -262,7 +263,37 @@ def test_onnx_header_reader(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- engine choice
 
 
-def test_engine_reporting_and_sharing() -> None:
+@pytest.fixture
+def intel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as on an Intel CPU, where `auto` tries OpenVINO first."""
+    monkeypatch.setattr(detector_module, "intel_cpu", lambda: True)
+
+
+@pytest.fixture
+def not_intel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as on another CPU (this machine's AMD), where `auto` tries ONNX Runtime first."""
+    monkeypatch.setattr(detector_module, "intel_cpu", lambda: False)
+
+
+def test_auto_prefers_onnxruntime_off_intel(
+    not_intel: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_detector(engine="auto").engine == "onnxruntime"
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    clear_session_cache()
+    assert load_detector(engine="auto").engine == "openvino"
+
+
+def test_intel_cpu_reads_the_vendor() -> None:
+    vendor = next(
+        line
+        for line in Path("/proc/cpuinfo").read_text().splitlines()
+        if line.startswith("vendor_id")
+    )
+    assert detector_module.intel_cpu() is ("GenuineIntel" in vendor)
+
+
+def test_engine_reporting_and_sharing(intel: None) -> None:
     assert openvino_available()
     default = load_detector()
     assert default.engine == "onnxruntime"
@@ -285,7 +316,7 @@ def test_engine_reporting_and_sharing() -> None:
 
 
 def test_auto_falls_back_when_openvino_cannot_be_imported(
-    monkeypatch: pytest.MonkeyPatch,
+    intel: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` fails
     assert not openvino_available()
@@ -298,7 +329,7 @@ def test_auto_falls_back_when_openvino_cannot_be_imported(
 
 
 def test_cached_openvino_model_still_needs_openvino(
-    monkeypatch: pytest.MonkeyPatch,
+    intel: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert load_detector(engine="openvino").engine == "openvino"
     monkeypatch.setitem(sys.modules, "openvino", None)
@@ -306,7 +337,7 @@ def test_cached_openvino_model_still_needs_openvino(
 
 
 def test_auto_falls_back_when_openvino_cannot_load_the_model(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    intel: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def refuse(
         path: Path, options: openvino_backend.OpenVinoOptions
@@ -323,7 +354,7 @@ def test_auto_falls_back_when_openvino_cannot_load_the_model(
         load_detector(engine="openvino")
 
 
-def test_auto_without_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_without_onnxruntime(intel: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     assert load_detector(engine="auto").engine == "openvino"
     with pytest.raises(
@@ -378,7 +409,10 @@ def test_invalid_models(tmp_path: Path, engine: str) -> None:
     assert cached_session_count() == 0
 
 
-def test_model_no_engine_can_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_intel", [True, False])
+def test_model_no_engine_can_build(
+    tmp_path: Path, on_intel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A well-formed ONNX file whose graph uses an operator nobody implements."""
     from .onnx_models import helper
 
@@ -399,6 +433,7 @@ def test_model_no_engine_can_build(tmp_path: Path) -> None:
     path = tmp_path / "odd.onnx"
     path.write_bytes(model.SerializeToString())
     assert openvino_backend.read_onnx_header(path).graph_name == "odd"
+    monkeypatch.setattr(detector_module, "intel_cpu", lambda: on_intel)
     for engine in ENGINES:
         with pytest.raises(InvalidModelError, match="Cannot load") as err:
             load_detector(path, engine=engine)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+import functools
 import logging
 import os
 from pathlib import Path
@@ -45,7 +46,7 @@ PRE_NMS_TOP_K = 1000
 Region = tuple[float, float, float, float]
 
 type EngineChoice = Literal["auto", "onnxruntime", "openvino"]
-"""The local engine asked of ``load_detector``: ``auto`` tries OpenVINO, then ONNX Runtime."""
+"""The local engine asked of ``load_detector``: ``auto`` picks by CPU (see `load_detector`)."""
 ENGINE_CHOICES: Final[tuple[str, ...]] = ("auto", "onnxruntime", "openvino")
 
 
@@ -314,8 +315,9 @@ def load_detector(
             outputs do not fit its adapter fails here and the first real frame
             is not slow.
         engine: ``onnxruntime`` (default), ``openvino`` (the ONNX file compiled
-            by OpenVINO for the CPU), or ``auto``: OpenVINO when it imports and
-            loads (and, with ``warmup``, runs) the model, else ONNX Runtime.
+            by OpenVINO for the CPU), or ``auto``: on Intel CPUs OpenVINO when it
+            imports and loads (and, with ``warmup``, runs) the model, else ONNX
+            Runtime; on other CPUs ONNX Runtime first and OpenVINO as the fallback.
             ``Detector.engine`` tells which one runs.
 
     Raises:
@@ -367,26 +369,52 @@ def load_detector(
         return onnxruntime()
     if engine == "openvino":
         return openvino()
+    # OpenVINO's CPU kernels are tuned for Intel; on other CPUs (an AMD EPYC
+    # here) ONNX Runtime measured 1.3x faster, so it goes first there.
+    first, second = (openvino, onnxruntime) if intel_cpu() else (onnxruntime, openvino)
     try:
-        return openvino()
+        return first()
     except ModelNotFoundError:
         raise
     except DetectorError as err:
-        openvino_error = err
+        first_error = err
         _LOGGER.log(
             logging.DEBUG if isinstance(err, BackendUnavailableError) else logging.INFO,
-            "OpenVINO cannot run %s (%s); using ONNX Runtime",
+            "%s cannot run %s (%s); trying %s",
+            _ENGINE_NAMES[first.__name__],
             path,
             err,
+            _ENGINE_NAMES[second.__name__],
         )
     try:
-        return onnxruntime()
+        return second()
     except BackendUnavailableError as err:
-        if isinstance(openvino_error, BackendUnavailableError):
+        if isinstance(first_error, BackendUnavailableError):
             raise BackendUnavailableError(
-                f"Neither OpenVINO nor ONNX Runtime can be imported ({openvino_error}; {err})"
+                f"Neither OpenVINO nor ONNX Runtime can be imported ({first_error}; {err})"
             ) from err
-        raise openvino_error from err
+        raise first_error from err
+    except DetectorError as err:
+        # Both refuse the model: ONNX Runtime's reason is the reference one.
+        if second is openvino:
+            raise first_error from err
+        raise
+
+
+_ENGINE_NAMES: Final = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+@functools.cache
+def intel_cpu() -> bool:
+    """Whether this host's CPU is an Intel one (Linux: /proc/cpuinfo; elsewhere no)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("vendor_id"):
+                    return "GenuineIntel" in line
+    except OSError:
+        pass
+    return False
 
 
 def _build_detector(
