@@ -18,7 +18,8 @@ machine may be shared; its load average is printed before and after):
   written with ``cv2.VideoWriter`` (a shared photo with a person walking
   across it: motion in every frame), at F frames/s requested (default 5), all
   cameras sharing one detector and the integration's detect lock
-  (``threading.Semaphore(1)``, as ``runtime.py`` creates it). Reported:
+  (``threading.Semaphore(1)``, or ``REMOTE_CONCURRENCY`` for the remote
+  backend, as ``runtime.py`` creates it). Reported:
   processed fps per camera vs requested, detector calls/s, frame-to-result
   latency and CPU seconds per second of this process and of the server.
 
@@ -48,12 +49,10 @@ import onnxruntime as ort
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from kserve_server import KServeServer, kserve_version  # noqa: E402
 
 from custom_components.camera_alerts.inference import (  # noqa: E402
     DEFAULT_MODEL_PATH,
+    REMOTE_CONCURRENCY,
     Detector,
     default_threads,
     load_detector,
@@ -69,7 +68,7 @@ from custom_components.camera_alerts.pipeline.processor import (  # noqa: E402
 )
 from custom_components.camera_alerts.pipeline.source import (  # noqa: E402
     FrameSlot,
-    OpenCvSource,
+    StreamSource,
 )
 from tests.camera_sources.media import (  # noqa: E402
     add_noise,
@@ -77,6 +76,7 @@ from tests.camera_sources.media import (  # noqa: E402
     paste,
     person_cutout,
 )
+from tests.kserve_server import KServeServer, kserve_version  # noqa: E402
 
 DATA = ROOT / "tests" / "inference" / "data"
 PHOTOS = ("astronaut.jpg", "person.jpg", "dog.jpg", "kite.jpg")
@@ -115,7 +115,8 @@ def print_machine(threads: int) -> None:
         f"python {platform.python_version()}, onnxruntime {ort.__version__}, "
         f"openvino {ov.get_version()}, numpy {np.__version__}, opencv {cv2.__version__}"
     )
-    print(f"server (.venv-kserve): kserve, onnxruntime {kserve_version()}")
+    kserve, server_ort = [*kserve_version().split(), "?", "?"][:2]
+    print(f"server (.venv-kserve): kserve {kserve}, onnxruntime {server_ort}")
     print(
         f"inference threads: {threads} (ONNX Runtime intra-op = OpenVINO "
         f"INFERENCE_NUM_THREADS = the server's ONNX Runtime intra-op)"
@@ -245,9 +246,11 @@ def run_pipeline(
 ) -> PipelineFigures:
     records: list[tuple[float, str, bool, float | None, float | None, int]] = []
     lock = threading.Lock()
-    detect_lock = threading.Semaphore(1)  # what runtime.py shares between cameras
+    # What runtime.py shares between cameras: one local inference at a time,
+    # REMOTE_CONCURRENCY requests in flight to a server.
+    detect_lock = threading.Semaphore(REMOTE_CONCURRENCY if name == "remote" else 1)
     slots: list[FrameSlot] = []
-    sources: list[OpenCvSource] = []
+    sources: list[StreamSource] = []
     processors: list[CameraProcessor] = []
 
     def recorder(camera: str) -> Callable[[ProcessorResult], None]:
@@ -271,7 +274,7 @@ def run_pipeline(
     for index, clip in enumerate(clips):
         camera = f"cam{index + 1}"
         slot = FrameSlot()
-        source = OpenCvSource(str(clip), slot, name=camera)
+        source = StreamSource(str(clip), slot, name=camera)
         processor = CameraProcessor(
             camera, slot, detector, settings, recorder(camera), detect_lock
         )
@@ -454,7 +457,7 @@ def main() -> None:
         print(
             f"\n== pipeline: {args.cameras} cameras x {args.fps:g} fps requested, "
             f"{SIZE[0]}x{SIZE[1]} mp4v clips (person walking across a shared photo), "
-            f"one shared detector, detect lock Semaphore(1), warm-up {args.warmup:g} s, "
+            f"one shared detector, detect lock Semaphore(1) (remote: {REMOTE_CONCURRENCY}), warm-up {args.warmup:g} s, "
             f"window {args.window:g} s"
         )
         with tempfile.TemporaryDirectory(prefix="bench_backends_") as tmp:

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import cv2
 import pytest
-import pytest_socket
 
 from custom_components.camera_alerts.inference import (
-    DEFAULT_MODEL_PATH,
     Detection,
     RemoteServerError,
     UnsupportedModelError,
@@ -27,64 +22,25 @@ from custom_components.camera_alerts.inference import (
     load_remote_detector,
 )
 
-from ..camera_sources.media import HOST, free_port
+from ..camera_sources.media import free_port
+from ..kserve_server import MODEL, SERVER_PYTHON, kserve_server
 
-ROOT = Path(__file__).parents[2]
-SERVER_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
-LAUNCHER = ROOT / "scripts" / "kserve_onnx_server.py"
 PHOTOS = sorted((Path(__file__).parent / "data").glob("*.jpg"))
-MODEL = "nanodet"
 
 pytestmark = pytest.mark.xdist_group("kserve")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """Start KServe's model server with the bundled model on 127.0.0.1."""
-    if not SERVER_PYTHON.exists():
-        pytest.fail("no .venv-kserve: run scripts/setup-kserve (scripts/test does)")
-    # Module scope runs before `socket_enabled`: pick the port with the real socket class.
-    with pytest_socket._true_socket() as sock:
-        sock.bind((HOST, 0))
-        port = int(sock.getsockname()[1])
-    process = subprocess.Popen(
-        [
-            str(SERVER_PYTHON),
-            str(LAUNCHER),
-            str(DEFAULT_MODEL_PATH),
-            "--model_name",
-            MODEL,
-            "--http_port",
-            str(port),
-            "--threads",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """KServe's model server with the bundled model on 127.0.0.1."""
+    with kserve_server(MODEL) as url:
+        yield url
 
 
 @pytest.fixture
 def url(server: str, socket_enabled: None) -> str:
-    """The server's URL, once its model answers (a guard, never asserted on)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{server}/v2/models/{MODEL}/ready", timeout=2):
-                return server
-        except (urllib.error.URLError, OSError):
-            if time.monotonic() > deadline:
-                pytest.fail("KServe model server did not come up")
-            time.sleep(0.2)
+    """The server's URL, with sockets to 127.0.0.1 allowed for the test."""
+    return server
 
 
 def _iou(a: Detection, b: Detection) -> float:
