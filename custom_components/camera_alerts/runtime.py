@@ -32,6 +32,7 @@ from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
 from .engines import async_load_entry_detector, backend_of
 from .handlers.dispatcher import Dispatcher
 from .inference import (
+    REMOTE_CONCURRENCY,
     BackendUnavailableError,
     Detector,
     DetectorError,
@@ -103,8 +104,11 @@ class CameraAlertsRuntime:
         self.sink_health = SinkHealth(hass, self.dispatcher)
         self.host = HostCoordinator(hass, entry)
         self.status = StatusCoordinator(hass, entry, self._snapshot())
-        # One inference at a time: parallel sessions would only fight over the cores.
-        self._detect_lock = threading.Semaphore(1)
+        # One local inference at a time (parallel ones would only fight over the
+        # cores); a few requests in flight to an inference server.
+        self._detect_lock = threading.Semaphore(
+            REMOTE_CONCURRENCY if backend_of(entry.data) == BACKEND_REMOTE else 1
+        )
         self._unsubscribers: list[Callable[[], None]] = []
 
     async def async_setup(self) -> None:

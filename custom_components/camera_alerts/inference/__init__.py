@@ -38,13 +38,19 @@ from .errors import (
 )
 from .labels import COCO_80
 from .openvino_backend import OpenVinoSession, openvino_available
-from .remote import RemoteServerError, RemoteSession, load_remote_detector
+from .remote import (
+    REMOTE_CONCURRENCY,
+    RemoteServerError,
+    RemoteSession,
+    load_remote_detector,
+)
 
 __all__ = [
     "ADAPTER_NAMES",
     "COCO_80",
     "DEFAULT_MODEL_PATH",
     "ENGINE_CHOICES",
+    "REMOTE_CONCURRENCY",
     "BackendUnavailableError",
     "BoundingBox",
     "Detection",

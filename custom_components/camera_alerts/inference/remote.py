@@ -17,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 import time
-from typing import Any, cast
+from typing import Any, Final, cast
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +41,10 @@ from .preprocess import ResizeMode
 _LOGGER = logging.getLogger(__name__)
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
+# Requests one Home Assistant may have in flight to its server. A local engine
+# runs one inference at a time (more would only fight over the cores); a server
+# overlaps requests (network, decoding, its own batching and accelerators).
+REMOTE_CONCURRENCY: Final = 4
 # Open Inference Protocol datatype -> (ONNX Runtime type string, numpy dtype).
 DATATYPES: dict[str, tuple[str, str]] = {
     "FP32": ("tensor(float)", "<f4"),
