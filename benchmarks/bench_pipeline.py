@@ -5,7 +5,7 @@ N cameras (default 1, 2, 4 and 8) each read a generated 1280x720 H.264 clip at
 through the real integration: a hub config entry with one camera subentry per
 camera, set up in a minimal Home Assistant instance
 (pytest-homeassistant-custom-component's `async_test_home_assistant`). Every
-frame goes OpenCvSource reader thread -> FrameSlot -> CameraProcessor thread
+frame goes StreamSource reader thread -> FrameSlot -> CameraProcessor thread
 (motion gate, bundled ONNX detector, tracker, snapshots) -> the event loop,
 which updates the entities and fires `camera_alerts_detection` bus events.
 

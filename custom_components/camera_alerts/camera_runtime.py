@@ -34,7 +34,7 @@ from .const import (
 )
 from .coordinator import CameraCoordinator
 from .models import DetectionEvent, EventType, RelativeBox
-from .pipeline.source import FrameSlot, OpenCvSource, SourceError, decode_image
+from .pipeline.source import FrameSlot, SourceError, StreamSource, decode_image
 from .pipeline.url import redact_url
 from .pipeline.zones import parse_mask, parse_zones
 from .repairs import LastingProblemIssue
@@ -101,7 +101,7 @@ class CameraRuntime:
         self._camera_entity: str | None = data.get(CONF_CAMERA_ENTITY) or None
         self.fps = float(data.get(CONF_FPS, DEFAULT_FPS))
         self._slot = FrameSlot()
-        self._source: OpenCvSource | None = None
+        self._source: StreamSource | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._down_issue = LastingProblemIssue(
             hass,
@@ -167,7 +167,7 @@ class CameraRuntime:
         self.processor.slot = self._slot
         if self._stream_url:
             try:
-                self._source = OpenCvSource(
+                self._source = StreamSource(
                     self._stream_url,
                     self._slot,
                     name=self.name,
