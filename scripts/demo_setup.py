@@ -51,7 +51,7 @@ def seed_entry(config_dir: Path, clip: Path) -> bool:
     if storage.exists():
         return False
     entry = ConfigEntry(
-        data={"model_path": "", "inference_threads": 2},
+        data={"backend": "auto", "model_path": "", "inference_threads": 2},
         discovery_keys=MappingProxyType({}),
         domain="camera_alerts",
         minor_version=1,
