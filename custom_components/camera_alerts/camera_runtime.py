@@ -40,7 +40,7 @@ from .pipeline.zones import parse_mask, parse_zones
 from .repairs import LastingProblemIssue
 
 if TYPE_CHECKING:
-    from .inference import Detector
+    from .inference import FrameDetector
     from .pipeline.processor import ProcessorResult
     from .runtime import CameraAlertsConfigEntry
 
@@ -80,7 +80,7 @@ class CameraRuntime:
         hass: HomeAssistant,
         entry: CameraAlertsConfigEntry,
         subentry: ConfigSubentry,
-        detector: Detector,
+        detector: FrameDetector,
         detect_lock: threading.Semaphore,
         on_event: Callable[[DetectionEvent], None],
     ) -> None:

@@ -30,7 +30,7 @@ try:
 except ImportError:  # musl: no OpenCV wheel; Pillow below
     HAVE_OPENCV = False
 
-from ..inference import BoundingBox, Detection, Detector, DetectorError
+from ..inference import BoundingBox, Detection, DetectorError, FrameDetector
 from .motion import MotionGate, detection_region
 from .source import Frame, FrameSlot
 from .tracker import Tracker, TrackEvent
@@ -106,7 +106,7 @@ class CameraProcessor:
         self,
         name: str,
         slot: FrameSlot,
-        detector: Detector,
+        detector: FrameDetector,
         settings: ProcessorSettings,
         on_result: Callable[[ProcessorResult], None],
         detect_lock: threading.Semaphore,
