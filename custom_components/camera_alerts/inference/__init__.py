@@ -3,7 +3,10 @@
 ``load_detector()`` returns a :class:`Detector` whose ``detect(frame_bgr)``
 gives :class:`Detection` objects with boxes in frame pixels. The model runs on
 ONNX Runtime or OpenVINO (``engine=``), or on an Open Inference Protocol
-server (``load_remote_detector()``); ``Detector.engine`` says which. ``None`` as the
+server (``load_remote_detector()``); ``Detector.engine`` says which.
+``load_deepstack_detector()`` returns a :class:`DeepStackDetector` that sends
+frames to a DeepStack or CodeProject.AI server instead; both fit the
+:class:`FrameDetector` protocol the pipeline uses. ``None`` as the
 model path loads the bundled NanoDet-g (COCO-80, 416x416). Other models
 (YOLOv5/v7, YOLOv8/v9/11, YOLOX, YOLOv10 and other end-to-end exports,
 RT-DETR/D-FINE) are recognised from their inputs and outputs; see
@@ -19,7 +22,8 @@ from .backend import (
     clear_session_cache,
     default_threads,
 )
-from .detection import BoundingBox, Detection
+from .deepstack import DeepStackDetector, load_deepstack_detector
+from .detection import BoundingBox, Detection, FrameDetector
 from .detector import (
     DEFAULT_MODEL_PATH,
     ENGINE_CHOICES,
@@ -53,11 +57,13 @@ __all__ = [
     "REMOTE_CONCURRENCY",
     "BackendUnavailableError",
     "BoundingBox",
+    "DeepStackDetector",
     "Detection",
     "Detector",
     "DetectorError",
     "Engine",
     "EngineChoice",
+    "FrameDetector",
     "InvalidModelError",
     "ModelAdapter",
     "ModelInfo",
@@ -71,6 +77,7 @@ __all__ = [
     "cached_session_count",
     "clear_session_cache",
     "default_threads",
+    "load_deepstack_detector",
     "load_detector",
     "load_remote_detector",
     "openvino_available",
