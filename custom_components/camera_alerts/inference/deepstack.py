@@ -299,14 +299,14 @@ class DeepStackDetector:
         return self._answer(raw)
 
     def _http_error(self, code: int, detail: str) -> RemoteServerError:
-        if code in (401, 403):
-            if self._api_key:
-                what = "refused the API key"
-            elif code == 401:
-                what = "wants an API key"
-            else:
-                what = "refused the request"
-            return self._fail(f"{self.base_url} {what} (HTTP {code}: {detail})")
+        if code == 401:  # DeepStack: "Incorrect api key"
+            what = "refused the API key" if self._api_key else "wants an API key"
+            return self._fail(f"{self.base_url} {what} (HTTP 401: {detail})")
+        if code == 403:  # DeepStack: "Detection endpoint not activated"; proxies
+            return self._fail(
+                f"{self.base_url} refused the request (HTTP 403: {detail}); check "
+                "the API key and that the server's object detection is on"
+            )
         if code in (404, 405):
             return self._fail(
                 f"{self.base_url} has no {self.endpoint} (HTTP {code}): not a "
