@@ -30,8 +30,10 @@ import voluptuous as vol
 
 from .camera_flow import CameraSubentryFlow
 from .const import (
+    BACKEND_DEEPSTACK,
     BACKEND_REMOTE,
     BACKENDS,
+    CONF_API_KEY,
     CONF_BACKEND,
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
@@ -41,6 +43,7 @@ from .const import (
     DEFAULT_INFERENCE_THREADS,
     DOMAIN,
     LOGGER,
+    SERVER_BACKENDS,
     SUBENTRY_CAMERA,
     SUBENTRY_SERIAL,
 )
@@ -166,12 +169,14 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         Returns the failing field, the error key and its detail, or None.
         """
         backend = backend_of(data)
-        field = CONF_REMOTE_URL if backend == BACKEND_REMOTE else "base"
-        if backend == BACKEND_REMOTE:
+        field = CONF_REMOTE_URL if backend in SERVER_BACKENDS else "base"
+        if backend in SERVER_BACKENDS:
             if remote_url_problem(data[CONF_REMOTE_URL]):
                 return CONF_REMOTE_URL, "invalid_remote_url", ""
             options: dict[str, Any] = {
-                "warmup": False,
+                # An OIP server is asked for the model's metadata anyway; a
+                # DeepStack server is only proven (and its key) by one request.
+                "warmup": backend == BACKEND_DEEPSTACK,
                 "timeout": FLOW_REMOTE_TIMEOUT,
                 "retries": 0,
             }
@@ -212,6 +217,8 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             }
             if self._data[CONF_BACKEND] == BACKEND_REMOTE:
                 return await self.async_step_remote()
+            if self._data[CONF_BACKEND] == BACKEND_DEEPSTACK:
+                return await self.async_step_deepstack()
             if problem := await self._async_check_detector(self._data):
                 field, errors[field], placeholders["error"] = problem
             else:
@@ -242,6 +249,42 @@ class CameraAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="remote",
             data_schema=_remote_schema(defaults),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_deepstack(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Where the CodeProject.AI or DeepStack server is, and its API key if it has one."""
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        stored: Mapping[str, Any] = {}
+        if self.source == SOURCE_RECONFIGURE:
+            stored = self._get_reconfigure_entry().data
+        if user_input is not None:
+            self._data[CONF_REMOTE_URL] = str(user_input[CONF_REMOTE_URL]).strip()
+            # The key is never shown back: left empty, the stored one stays.
+            api_key = str(user_input.get(CONF_API_KEY) or "").strip()
+            self._data[CONF_API_KEY] = api_key or stored.get(CONF_API_KEY, "")
+            if problem := await self._async_check_detector(self._data):
+                field, errors[field], placeholders["error"] = problem
+            else:
+                return self._async_finish()
+        defaults = user_input or stored
+        return self.async_show_form(
+            step_id="deepstack",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(
+                        CONF_REMOTE_URL,
+                        default=defaults.get(CONF_REMOTE_URL, vol.UNDEFINED),
+                    ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+                    vol.Optional(CONF_API_KEY): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    ),
+                }
+            ),
             errors=errors,
             description_placeholders=placeholders,
         )

@@ -21,10 +21,20 @@ BACKEND_AUTO: Final = "auto"
 BACKEND_ONNXRUNTIME: Final = "onnxruntime"
 BACKEND_OPENVINO: Final = "openvino"
 BACKEND_REMOTE: Final = "remote"
-BACKENDS: Final = (BACKEND_AUTO, BACKEND_ONNXRUNTIME, BACKEND_OPENVINO, BACKEND_REMOTE)
+# A CodeProject.AI or DeepStack server: it runs its own model and answers with boxes.
+BACKEND_DEEPSTACK: Final = "deepstack"
+BACKENDS: Final = (
+    BACKEND_AUTO,
+    BACKEND_ONNXRUNTIME,
+    BACKEND_OPENVINO,
+    BACKEND_REMOTE,
+    BACKEND_DEEPSTACK,
+)
+SERVER_BACKENDS: Final = (BACKEND_REMOTE, BACKEND_DEEPSTACK)
 DEFAULT_BACKEND: Final = BACKEND_AUTO
 CONF_REMOTE_URL: Final = "remote_url"
 CONF_REMOTE_MODEL: Final = "remote_model"
+CONF_API_KEY: Final = "api_key"
 
 # Hub entry options (sinks; they may change at any time).
 CONF_MQTT_ENABLED: Final = "mqtt_enabled"

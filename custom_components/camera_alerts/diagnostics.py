@@ -10,6 +10,7 @@ from homeassistant.helpers.device_registry import DeviceEntry
 
 from .const import (
     CONF_AMQP_URL,
+    CONF_API_KEY,
     CONF_FRIGATE_PASSWORD,
     CONF_FRIGATE_USERNAME,
     CONF_STREAM_URL,
@@ -17,7 +18,13 @@ from .const import (
 from .pipeline.url import redact_url
 from .runtime import CameraAlertsConfigEntry
 
-TO_REDACT = {CONF_FRIGATE_PASSWORD, CONF_FRIGATE_USERNAME, "password", "token"}
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_FRIGATE_PASSWORD,
+    CONF_FRIGATE_USERNAME,
+    "password",
+    "token",
+}
 # URLs keep their host (useful when helping users) but lose their credentials.
 URL_KEYS = {CONF_AMQP_URL, CONF_STREAM_URL}
 

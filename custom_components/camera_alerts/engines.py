@@ -22,9 +22,11 @@ from homeassistant.requirements import RequirementsNotFound, async_process_requi
 
 from .const import (
     BACKEND_AUTO,
+    BACKEND_DEEPSTACK,
     BACKEND_ONNXRUNTIME,
     BACKEND_OPENVINO,
     BACKEND_REMOTE,
+    CONF_API_KEY,
     CONF_BACKEND,
     CONF_INFERENCE_THREADS,
     CONF_MODEL_PATH,
@@ -34,11 +36,13 @@ from .const import (
     DEFAULT_INFERENCE_THREADS,
     DOMAIN,
     LOGGER,
+    SERVER_BACKENDS,
 )
 from .inference import (
     BackendUnavailableError,
-    Detector,
     EngineChoice,
+    FrameDetector,
+    load_deepstack_detector,
     load_detector,
     load_remote_detector,
 )
@@ -53,6 +57,7 @@ ENGINE_REQUIREMENTS: Final[Mapping[str, tuple[str, ...]]] = {
     BACKEND_ONNXRUNTIME: (ONNXRUNTIME_REQUIREMENT,),
     BACKEND_OPENVINO: (OPENVINO_REQUIREMENT,),
     BACKEND_REMOTE: (),
+    BACKEND_DEEPSTACK: (),
 }
 LOCAL_ENGINES: Final[Mapping[str, EngineChoice]] = {
     BACKEND_AUTO: "auto",
@@ -63,6 +68,9 @@ _MODULES: Final = {
     ONNXRUNTIME_REQUIREMENT: "onnxruntime",
     OPENVINO_REQUIREMENT: "openvino",
 }
+_DEEPSTACK_OPTIONS: Final = frozenset(
+    {"labels", "min_scores", "score_threshold", "timeout", "retries", "warmup"}
+)
 # The flow checks a server quickly; cameras wait longer and retry.
 FLOW_REMOTE_TIMEOUT: Final = 5.0
 
@@ -86,6 +94,11 @@ def _importable(module: str) -> bool:
 def backend_of(data: Mapping[str, Any]) -> str:
     """Return the backend an entry selects (entries older than the choice: auto)."""
     return str(data.get(CONF_BACKEND) or DEFAULT_BACKEND)
+
+
+def uses_server(data: Mapping[str, Any]) -> bool:
+    """Return whether the entry's detector runs on a server (OIP or CodeProject.AI/DeepStack)."""
+    return backend_of(data) in SERVER_BACKENDS
 
 
 def remote_url_problem(url: str) -> str | None:
@@ -123,13 +136,23 @@ async def async_install_engine(hass: HomeAssistant, backend: str) -> None:
 
 async def async_load_entry_detector(
     hass: HomeAssistant, data: Mapping[str, Any], **options: Any
-) -> Detector:
+) -> FrameDetector:
     """Load the detector the hub entry's data describes (installing a local engine first).
 
     ``options`` are `load_detector` keywords shared by every backend (labels,
     scores, warm-up). Raises the inference package's DetectorError subclasses.
     """
     backend = backend_of(data)
+    if backend == BACKEND_DEEPSTACK:
+        # The server runs its own model: only the filtering and HTTP options apply.
+        return await hass.async_add_executor_job(
+            partial(
+                load_deepstack_detector,
+                str(data[CONF_REMOTE_URL]),
+                api_key=data.get(CONF_API_KEY) or None,
+                **{k: v for k, v in options.items() if k in _DEEPSTACK_OPTIONS},
+            )
+        )
     if backend == BACKEND_REMOTE:
         return await hass.async_add_executor_job(
             partial(

@@ -16,7 +16,6 @@ from homeassistant.helpers.event import async_track_time_interval
 
 from .camera_runtime import CameraRuntime, camera_added_signal, parse_label_scores
 from .const import (
-    BACKEND_REMOTE,
     CONF_LABEL_SCORES,
     CONF_LABELS,
     CONF_MIN_SCORE,
@@ -29,13 +28,13 @@ from .const import (
     SUBENTRY_SERIAL,
 )
 from .coordinator import HostCoordinator, RuntimeStatus, StatusCoordinator
-from .engines import async_load_entry_detector, backend_of
+from .engines import async_load_entry_detector, backend_of, uses_server
 from .handlers.dispatcher import Dispatcher
 from .inference import (
     REMOTE_CONCURRENCY,
     BackendUnavailableError,
-    Detector,
     DetectorError,
+    FrameDetector,
     RemoteServerError,
 )
 from .models import DetectionEvent
@@ -107,7 +106,7 @@ class CameraAlertsRuntime:
         # One local inference at a time (parallel ones would only fight over the
         # cores); a few requests in flight to an inference server.
         self._detect_lock = threading.Semaphore(
-            REMOTE_CONCURRENCY if backend_of(entry.data) == BACKEND_REMOTE else 1
+            REMOTE_CONCURRENCY if uses_server(entry.data) else 1
         )
         self._unsubscribers: list[Callable[[], None]] = []
 
@@ -237,7 +236,9 @@ class CameraAlertsRuntime:
             self._retrying = False
             self._publish()
 
-    async def _async_load_detector(self, subentry_data: dict[str, Any]) -> Detector:
+    async def _async_load_detector(
+        self, subentry_data: dict[str, Any]
+    ) -> FrameDetector:
         return await async_load_entry_detector(
             self.hass, self.entry.data, **detector_options(subentry_data)
         )
@@ -335,7 +336,7 @@ class CameraAlertsRuntime:
             ],
         }
 
-    async def _async_one_shot_detector(self, min_score: float) -> Detector:
+    async def _async_one_shot_detector(self, min_score: float) -> FrameDetector:
         try:
             return await async_load_entry_detector(
                 self.hass, self.entry.data, score_threshold=min_score, warmup=False
@@ -409,7 +410,7 @@ class CameraAlertsRuntime:
     def _update_remote_issue(self) -> None:
         # A server that goes away while cameras run is the same lasting problem
         # as one that is not up at start; a local engine failing is not.
-        if backend_of(self.entry.data) == BACKEND_REMOTE and self._remote_error():
+        if uses_server(self.entry.data) and self._remote_error():
             self._remote_issue.async_problem()
         else:
             self._remote_issue.async_resolved()
