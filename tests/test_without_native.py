@@ -19,7 +19,9 @@ from pathlib import Path
 import sys
 from types import ModuleType
 from typing import Any
+import uuid
 
+import aio_pika
 from homeassistant.components.camera import Camera
 from homeassistant.config_entries import (
     SOURCE_USER,
@@ -51,6 +53,7 @@ from .camera_helpers import (
     wait_until,
 )
 from .camera_sources.media import person_enters, static_scene
+from .handlers.conftest import RABBITMQ_URL
 from .kserve_server import MODEL, kserve_server
 from .serial.conftest import PtyBoard
 
@@ -286,7 +289,10 @@ def kserve_url() -> Iterator[str]:
 async def test_remote_backend_runs_cameras_without_native_packages(
     hass: HomeAssistant, kserve_url: str, tmp_path: Path
 ) -> None:
-    """A camera entity and a stream URL (read by PyAV) detect a person through the server."""
+    """A camera entity and a stream URL (read by PyAV) detect a person through the server.
+
+    The events also reach RabbitMQ through the AMQP sink.
+    """
     # Made before the hook is in place: the test's own media helpers use OpenCV.
     jpegs = [
         _jpeg(frame)
@@ -299,6 +305,14 @@ async def test_remote_backend_runs_cameras_without_native_packages(
     # At 5 fps the person stays long enough for a few remote inferences (KServe's
     # Python server takes ~0.2 s per frame and the two cameras take turns).
     clip = person_clip(tmp_path, fps=5.0)
+    exchange_name = f"camera_alerts_native_{uuid.uuid4().hex}"
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="*.person.new")
     with _blocking(BLOCKED) as blocker:
         entity_camera = _FramesCamera(jpegs)
 
@@ -327,6 +341,11 @@ async def test_remote_backend_runs_cameras_without_native_packages(
                 "remote_url": kserve_url,
                 "remote_model": MODEL,
             },
+            options={
+                "amqp_enabled": True,
+                "amqp_url": RABBITMQ_URL,
+                "amqp_exchange": exchange_name,
+            },
             subentries_data=[
                 camera_subentry("Door", entity="camera.porch"),
                 camera_subentry("Gate", url=str(clip)),
@@ -353,8 +372,19 @@ async def test_remote_backend_runs_cameras_without_native_packages(
         assert "cv2" in blocker.refused
         assert "av" in sys.modules
 
+        # The AMQP sink delivered the same `new` events.
+        dispatcher = entry.runtime_data.dispatcher
+        await wait_until(lambda: dispatcher.status()["amqp"]["sent"] >= 2)
+        keys = set()
+        while (message := await queue.get(fail=False, timeout=5)) is not None:
+            await message.ack()
+            keys.add(message.routing_key)
+        assert keys == {"door.person.new", "gate.person.new"}
+
         assert await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+    await channel.exchange_delete(exchange_name)
+    await connection.close()
 
 
 async def test_camera_flow_reads_streams_with_pyav(
