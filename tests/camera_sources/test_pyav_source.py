@@ -1,8 +1,8 @@
-"""The PyAV capture backend (what HA OS and the HA container have) on real media.
+"""What only the PyAV capture backend (what HA OS and the HA container have) does.
 
-Every source and probe here is forced onto PyAV, and OpenCV's capture is made
-to fail the test if anything reaches it, so these run the PyAV path even where
-OpenCV is installed.
+The behaviour both backends share (looping, pacing, reconnects, redaction) runs
+on each of them in `test_source.py`. Here every source and probe is forced onto
+PyAV, and OpenCV's capture fails the test if anything reaches it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import contextlib
 import logging
 from pathlib import Path
-import socket
 
 import av
 import numpy as np
@@ -35,18 +34,10 @@ from .conftest import (
     CLIP_SIZE,
     WAIT_GUARD,
     StateLog,
-    counting_frames,
-    grey_index,
     wait_for,
 )
 from .media import HOST, MjpegServer, RtspServer, free_port, make_clip, read_clip
 
-FAST_RETRY = {
-    "reconnect_base": 0.05,
-    "reconnect_max": 0.2,
-    "open_timeout": 3.0,
-    "read_timeout": 3.0,
-}
 SECRET = "hunter2"
 
 
@@ -81,29 +72,10 @@ def running(source: StreamSource) -> Iterator[StreamSource]:
         assert not source.running
 
 
-def take(slot: FrameSlot, count: int) -> list[np.ndarray]:
-    """Take `count` successive frames from the slot; return their images."""
-    images = []
-    last = 0
-    for _ in range(count):
-        frame = slot.get_newer(last, WAIT_GUARD)
-        assert frame is not None
-        images.append(frame.image)
-        last = frame.seq
-    return images
-
-
 def pyav_source(url: str, slot: FrameSlot, **kwargs: object) -> StreamSource:
     source = StreamSource(url, slot, backend="pyav", **kwargs)  # type: ignore[arg-type]
     assert source.backend == "pyav"
     return source
-
-
-@pytest.fixture(scope="module")
-def counting_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Ten frames at 20 fps whose grey level is their index."""
-    path = tmp_path_factory.mktemp("counting_pyav") / "counting.mp4"
-    return make_clip(path, counting_frames(10), fps=20.0, size=CLIP_SIZE)
 
 
 # --- backend choice -----------------------------------------------------------
@@ -163,56 +135,6 @@ def test_pyav_decodes_a_file_exactly_as_opencv_does(tmp_path: Path) -> None:
         assert np.abs(ours.astype(np.int16) - theirs).mean() < 1.0
 
 
-def test_file_source_loops_in_order(counting_clip: Path, state_log: StateLog) -> None:
-    slot = FrameSlot()
-    source = pyav_source(str(counting_clip), slot, name="file", on_state=state_log)
-    with running(source):
-        seen = [grey_index(image) for image in take(slot, 25)]
-
-    wraps = [i for i in range(1, len(seen)) if seen[i] < seen[i - 1]]
-    assert wraps, seen
-    assert all(seen[i] >= seen[i - 1] for i in range(1, len(seen)) if i not in wraps)
-    assert all(seen[i] <= 1 for i in wraps), seen
-    assert source.reconnects == 0
-    assert state_log.calls == [(True, None)]
-
-
-def test_file_source_is_paced_at_the_file_rate(counting_clip: Path) -> None:
-    slot = FrameSlot()
-    source = pyav_source(str(counting_clip), slot, name="paced")
-    with running(source):
-        frames = []
-        last = 0
-        while len(frames) < 8:
-            frame = slot.get_newer(last, WAIT_GUARD)
-            assert frame is not None
-            frames.append(frame)
-            last = frame.seq
-
-    span = frames[-1].captured_at - frames[0].captured_at
-    steps = frames[-1].seq - frames[0].seq
-    assert span / steps >= 0.8 * (1 / 20.0)
-
-
-def test_file_source_without_loop_ends_after_every_frame(
-    counting_clip: Path, state_log: StateLog
-) -> None:
-    slot = FrameSlot()
-    source = pyav_source(
-        str(counting_clip), slot, name="once", on_state=state_log,
-        realtime_files=False, loop_files=False,
-    )  # fmt: skip
-    with running(source):
-        wait_for(lambda: not source.running)
-
-    assert source.ended
-    assert source.frames_read == 10  # the decoder's delayed frames are flushed too
-    assert slot.latest is not None
-    assert grey_index(slot.latest.image) == 9
-    assert [state for state, _ in state_log.calls] == [True, False]
-    assert "End of file" in (state_log.calls[1][1] or "")
-
-
 def test_damaged_file_is_read_to_its_end(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "person.mp4", "person", size=CLIP_SIZE, n_frames=30)
     data = bytearray(clip.read_bytes())
@@ -247,88 +169,7 @@ def test_file_that_is_not_a_video_never_connects(
     assert state_log.calls == [(False, f"Cannot open {junk}")]
 
 
-def test_file_that_appears_later_is_picked_up(
-    clip: Path, tmp_path: Path, state_log: StateLog
-) -> None:
-    late = tmp_path / "late.mp4"
-    slot = FrameSlot()
-    source = pyav_source(str(late), slot, name="late", on_state=state_log, **FAST_RETRY)
-    with running(source):
-        wait_for(lambda: state_log.count(False) == 1)
-        late.write_bytes(clip.read_bytes())
-        take(slot, 2)
-
-    assert [state for state, _ in state_log.calls] == [False, True]
-
-
 # --- streams ------------------------------------------------------------------
-
-
-def test_rtsp_source_reads_frames_of_the_stream_size(
-    rtsp_server: RtspServer, state_log: StateLog
-) -> None:
-    slot = FrameSlot()
-    url = rtsp_server.url.replace("rtsp://", f"rtsp://admin:{SECRET}@")
-    source = pyav_source(url, slot, name="rtsp", on_state=state_log, **FAST_RETRY)
-    with running(source):
-        images = take(slot, 5)
-
-    assert all(image.shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3) for image in images)
-    # The served clip is a photo, not a blank or garbled picture.
-    assert 40.0 < float(images[-1].mean()) < 220.0
-    assert float(images[-1].std()) > 20.0
-    assert source.frames_read >= 5
-    assert source.safe_url == f"rtsp://***@{HOST}:{rtsp_server.port}/cam"
-    assert state_log.calls == [(True, None)]
-
-
-def test_rtsp_source_reconnects_after_the_server_returns(
-    rtsp_server: RtspServer, state_log: StateLog
-) -> None:
-    slot = FrameSlot()
-    source = pyav_source(
-        rtsp_server.url, slot, name="rtsp", on_state=state_log, **FAST_RETRY
-    )
-    with running(source):
-        take(slot, 3)
-
-        rtsp_server.stop()
-        wait_for(lambda: state_log.count(False) == 1)
-        assert not source.connected
-        assert source.last_error is not None
-        before = slot.frames_in
-
-        rtsp_server.start()
-        wait_for(lambda: state_log.count(True) == 2)
-        take(slot, 3)
-
-    assert slot.frames_in > before
-    assert source.reconnects == 1
-    assert [state for state, _ in state_log.calls] == [True, False, True]
-
-
-def test_mjpeg_source_reads_and_reconnects(
-    mjpeg_server: MjpegServer, state_log: StateLog
-) -> None:
-    slot = FrameSlot()
-    source = pyav_source(
-        mjpeg_server.url, slot, name="mjpeg", on_state=state_log, **FAST_RETRY
-    )
-    with running(source):
-        images = take(slot, 3)
-        assert images[-1].shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3)
-
-        mjpeg_server.stop()
-        wait_for(lambda: state_log.count(False) == 1)
-        before = slot.frames_in
-
-        mjpeg_server.start()
-        wait_for(lambda: state_log.count(True) == 2)
-        take(slot, 3)
-
-    assert slot.frames_in > before
-    assert source.reconnects == 1
-    assert [state for state, _ in state_log.calls] == [True, False, True]
 
 
 @pytest.mark.usefixtures("libav_verbose")
@@ -353,23 +194,6 @@ def test_dead_url_reports_redacted_error_and_nothing_from_libav(
     # libav reports the refused connection; with its logging on, that would
     # reach Home Assistant's log unless the reader captures it.
     assert [r.name for r in caplog.records if r.name.startswith("libav")] == []
-
-
-def test_stop_while_a_stream_stalls_during_open(state_log: StateLog) -> None:
-    # A listener that never accepts: the TCP handshake succeeds, no RTSP reply comes.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
-        silent.bind((HOST, 0))
-        silent.listen(8)
-        url = f"rtsp://{HOST}:{silent.getsockname()[1]}/cam"
-        source = pyav_source(
-            url, FrameSlot(), name="stalled", on_state=state_log,
-            open_timeout=1.0, read_timeout=1.0,
-        )  # fmt: skip
-        source.start()
-        assert source.stop()
-
-        assert not source.running
-        assert source.frames_read == 0
 
 
 # --- probe ----------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""OpenCvSource against real files, a real RTSP server and a real MJPEG server."""
+"""StreamSource against real files, a real RTSP server and a real MJPEG server.
+
+Every test runs once per capture backend (OpenCV, and PyAV as on HA OS); the
+backend not under test fails the test if anything reaches it. What only one
+backend has is in `test_pyav_source.py`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,12 @@ import socket
 
 import pytest
 
+from custom_components.camera_alerts.pipeline import source as source_module
 from custom_components.camera_alerts.pipeline.source import (
+    CAPTURE_BACKENDS,
     FrameSlot,
     InvalidSourceUrl,
-    OpenCvSource,
+    StreamSource,
 )
 
 from .conftest import (
@@ -34,8 +41,26 @@ FAST_RETRY = {
 }
 
 
+@pytest.fixture(autouse=True, params=CAPTURE_BACKENDS)
+def capture(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Capture through one backend; reaching the other one fails the test."""
+    backend: str = request.param
+    monkeypatch.setattr(source_module, "capture_backend", backend)
+    other = (
+        source_module.PyAvCapture
+        if backend == "opencv"
+        else source_module.OpenCvCapture
+    )
+
+    def refuse(*args: object) -> None:
+        raise AssertionError(f"{other.__name__} used in a {backend} test")
+
+    monkeypatch.setattr(other, "open", refuse)
+    return backend
+
+
 @contextlib.contextmanager
-def running(source: OpenCvSource) -> Iterator[OpenCvSource]:
+def running(source: StreamSource) -> Iterator[StreamSource]:
     source.start()
     try:
         yield source
@@ -65,7 +90,7 @@ def counting_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_file_source_loops_in_order(counting_clip: Path, state_log: StateLog) -> None:
     slot = FrameSlot()
-    source = OpenCvSource(str(counting_clip), slot, name="file", on_state=state_log)
+    source = StreamSource(str(counting_clip), slot, name="file", on_state=state_log)
     seen: list[int] = []
 
     with running(source):
@@ -88,7 +113,7 @@ def test_file_source_loops_in_order(counting_clip: Path, state_log: StateLog) ->
 
 def test_file_source_is_paced_at_the_file_rate(counting_clip: Path) -> None:
     slot = FrameSlot()
-    source = OpenCvSource(str(counting_clip), slot, name="paced")
+    source = StreamSource(str(counting_clip), slot, name="paced")
     with running(source):
         frames = []
         last = 0
@@ -109,7 +134,7 @@ def test_file_source_without_loop_ends(
     counting_clip: Path, state_log: StateLog
 ) -> None:
     slot = FrameSlot()
-    source = OpenCvSource(
+    source = StreamSource(
         str(counting_clip), slot, name="once", on_state=state_log,
         realtime_files=False, loop_files=False,
     )  # fmt: skip
@@ -118,8 +143,10 @@ def test_file_source_without_loop_ends(
 
     assert source.ended
     assert not source.connected
-    assert source.frames_read == 10
+    assert source.frames_read == 10  # the decoder's delayed frames are flushed too
     assert slot.frames_in == 10
+    assert slot.latest is not None
+    assert grey_index(slot.latest.image) == 9
     assert [state for state, _ in state_log.calls] == [True, False]
     assert state_log.calls[1][1] is not None
     assert "End of file" in state_log.calls[1][1]
@@ -127,24 +154,27 @@ def test_file_source_without_loop_ends(
 
 def test_invalid_url_is_refused_up_front() -> None:
     with pytest.raises(InvalidSourceUrl):
-        OpenCvSource("ftp://cam/stream", FrameSlot(), name="bad")
+        StreamSource("ftp://cam/stream", FrameSlot(), name="bad")
 
 
 def test_rtsp_source_reads_frames_of_the_stream_size(
     rtsp_server: RtspServer, state_log: StateLog
 ) -> None:
     slot = FrameSlot()
-    source = OpenCvSource(
-        rtsp_server.url, slot, name="rtsp", on_state=state_log, **FAST_RETRY
-    )
+    url = rtsp_server.url.replace("rtsp://", "rtsp://admin:hunter2@")
+    source = StreamSource(url, slot, name="rtsp", on_state=state_log, **FAST_RETRY)
     with running(source):
         seqs = frames_of(slot, 5)
         frame = slot.latest
 
     assert frame is not None
     assert frame.image.shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3)
+    # The served clip is a photo, not a blank or garbled picture.
+    assert 40.0 < float(frame.image.mean()) < 220.0
+    assert float(frame.image.std()) > 20.0
     assert seqs == sorted(seqs)
     assert source.frames_read >= 5
+    assert source.safe_url == f"rtsp://***@{HOST}:{rtsp_server.port}/cam"
     assert state_log.calls == [(True, None)]
 
 
@@ -152,7 +182,7 @@ def test_rtsp_source_reconnects_after_the_server_returns(
     rtsp_server: RtspServer, state_log: StateLog
 ) -> None:
     slot = FrameSlot()
-    source = OpenCvSource(
+    source = StreamSource(
         rtsp_server.url, slot, name="rtsp", on_state=state_log, **FAST_RETRY
     )
     with running(source):
@@ -178,7 +208,7 @@ def test_mjpeg_source_reconnects_after_the_server_returns(
     mjpeg_server: MjpegServer, state_log: StateLog
 ) -> None:
     slot = FrameSlot()
-    source = OpenCvSource(
+    source = StreamSource(
         mjpeg_server.url, slot, name="mjpeg", on_state=state_log, **FAST_RETRY
     )
     with running(source):
@@ -205,7 +235,7 @@ def test_unreachable_source_reports_redacted_error_and_stops_promptly(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="custom_components.camera_alerts.camera")
     url = f"rtsp://admin:hunter2@{HOST}:{free_port()}/cam"
-    source = OpenCvSource(
+    source = StreamSource(
         url, FrameSlot(), name="down", on_state=state_log,
         reconnect_base=30.0, reconnect_max=60.0,
     )  # fmt: skip
@@ -230,12 +260,12 @@ def test_stop_while_a_stream_stalls_during_open(state_log: StateLog) -> None:
         silent.bind((HOST, 0))
         silent.listen(8)
         url = f"rtsp://{HOST}:{silent.getsockname()[1]}/cam"
-        source = OpenCvSource(
+        source = StreamSource(
             url, FrameSlot(), name="stalled", on_state=state_log,
             open_timeout=1.0, read_timeout=1.0,
         )  # fmt: skip
         source.start()
-        source.stop()
+        assert source.stop()
 
         assert not source.running
         assert source.frames_read == 0
@@ -244,7 +274,7 @@ def test_stop_while_a_stream_stalls_during_open(state_log: StateLog) -> None:
 def test_backoff_grows_between_attempts(state_log: StateLog) -> None:
     attempts: list[float] = []
     slot = FrameSlot()
-    source = OpenCvSource(
+    source = StreamSource(
         f"http://{HOST}:{free_port()}/video.mjpg", slot, name="backoff",
         on_state=state_log, reconnect_base=0.05, reconnect_max=0.4,
     )  # fmt: skip
@@ -267,7 +297,7 @@ def test_file_that_appears_later_is_picked_up(
 ) -> None:
     late = tmp_path / "late.mp4"
     slot = FrameSlot()
-    source = OpenCvSource(
+    source = StreamSource(
         str(late), slot, name="late", on_state=state_log, **FAST_RETRY
     )
     with running(source):
