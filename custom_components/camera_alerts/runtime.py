@@ -55,6 +55,16 @@ REMOTE_RETRY_INTERVAL = timedelta(seconds=30)
 SINK_HEALTH_INTERVAL = timedelta(minutes=1)
 
 
+def detector_issue_id(err: DetectorError) -> str:
+    """Return the repair issue (and service error) that explains why a detector failed."""
+    if isinstance(err, RemoteServerError):
+        return REMOTE_ISSUE_ID
+    # A missing backend is this system's limit, not a bad model file.
+    if isinstance(err, BackendUnavailableError):
+        return LOCAL_BACKEND_ISSUE_ID
+    return MODEL_ISSUE_ID
+
+
 def detector_options(subentry_data: dict[str, Any]) -> dict[str, Any]:
     """Return `load_detector` keyword arguments for one camera's labels and scores."""
     labels = list(subentry_data.get(CONF_LABELS) or DEFAULT_LABELS)
@@ -176,12 +186,7 @@ class CameraAlertsRuntime:
             return None
         except DetectorError as err:
             self.model_error = str(err)
-            # A missing backend is this system's limit, not a bad model file.
-            issue_id = (
-                LOCAL_BACKEND_ISSUE_ID
-                if isinstance(err, BackendUnavailableError)
-                else MODEL_ISSUE_ID
-            )
+            issue_id = detector_issue_id(err)
             self.detector_problem = issue_id
             LOGGER.error("Camera %s cannot start: %s", subentry.data["name"], err)
             ir.async_create_issue(
@@ -306,13 +311,15 @@ class CameraAlertsRuntime:
                     translation_placeholders={"path": image_path},
                 )
             source = image_path
-        detector = await self._async_one_shot_detector(min_score)
         try:
+            detector = await async_load_entry_detector(
+                self.hass, self.entry.data, score_threshold=min_score, warmup=False
+            )
             detections = await self.hass.async_add_executor_job(detector.detect, frame)
-        except RemoteServerError as err:
+        except DetectorError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
-                translation_key=REMOTE_ISSUE_ID,
+                translation_key=detector_issue_id(err),
                 translation_placeholders={"error": str(err)},
             ) from err
         height, width = frame.shape[:2]
@@ -335,30 +342,6 @@ class CameraAlertsRuntime:
                 for d in detections
             ],
         }
-
-    async def _async_one_shot_detector(self, min_score: float) -> FrameDetector:
-        try:
-            return await async_load_entry_detector(
-                self.hass, self.entry.data, score_threshold=min_score, warmup=False
-            )
-        except RemoteServerError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=REMOTE_ISSUE_ID,
-                translation_placeholders={"error": str(err)},
-            ) from err
-        except BackendUnavailableError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=LOCAL_BACKEND_ISSUE_ID,
-                translation_placeholders={"error": str(err)},
-            ) from err
-        except DetectorError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="model_invalid",
-                translation_placeholders={"error": str(err)},
-            ) from err
 
     async def async_send_serial(self, board: str, line: str) -> None:
         """Send a command line to a board, by its name or port."""
