@@ -26,14 +26,12 @@ then applies the same label allow-list and per-label minimum scores as
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-import http.client
 from io import BytesIO
 import json
 import logging
 import math
 from pathlib import Path
 import re
-import time
 from typing import Any, Final
 import urllib.error
 import urllib.parse
@@ -49,6 +47,7 @@ from .detector import DEFAULT_MAX_DETECTIONS, DEFAULT_SCORE_THRESHOLD, Region
 from .labels import COCO_80
 from .preprocess import as_bgr, clamp_region
 from .remote import RemoteServerError
+from .server_http import send
 
 try:
     import cv2
@@ -267,35 +266,19 @@ class DeepStackDetector:
         if self._api_key:
             fields["api_key"] = self._api_key
         body, content_type = _multipart(fields, image)
-        attempt = 0
-        while True:
-            request = urllib.request.Request(
-                self.url,
-                data=body,
-                headers={"Content-Type": content_type, "Accept": "application/json"},
-                method="POST",
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    raw = response.read()
-                break
-            except urllib.error.HTTPError as err:
-                detail = _error_text(err)
-                if err.code < 500 or attempt >= self.retries:
-                    raise self._http_error(err.code, detail) from None
-                reason = f"HTTP {err.code}"
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                if attempt >= self.retries:
-                    why = getattr(err, "reason", err)
-                    raise self._fail(
-                        f"Cannot reach the DeepStack / CodeProject.AI server "
-                        f"{self.base_url}: {why}"
-                    ) from None
-                reason = str(getattr(err, "reason", err))
-            attempt += 1
-            delay = self.backoff * 2 ** (attempt - 1)
-            _LOGGER.debug("Retrying %s in %.2f s (%s)", self.url, delay, reason)
-            time.sleep(delay)
+        raw, _ = send(
+            self.url,
+            body=body,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+            timeout=self.timeout,
+            retries=self.retries,
+            backoff=self.backoff,
+            http_error=self._http_error,
+            unreachable=lambda why: self._fail(
+                f"Cannot reach the DeepStack / CodeProject.AI server "
+                f"{self.base_url}: {why}"
+            ),
+        )
         return self._answer(raw)
 
     def _http_error(self, code: int, detail: str) -> RemoteServerError:
@@ -427,22 +410,6 @@ class DeepStackDetector:
             )
         kept.sort(key=lambda detection: -detection.confidence)
         return kept[: self.max_detections]
-
-
-def _error_text(err: urllib.error.HTTPError) -> str:
-    """Return the ``error`` of a JSON error answer, else the start of its body or the reason."""
-    try:
-        body = err.read()
-    except OSError:
-        return str(err.reason)
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    if isinstance(document, dict) and document.get("error"):
-        return str(document["error"])
-    text = body.decode("utf-8", "replace").strip()
-    return " ".join(text.split())[:200] or str(err.reason)
 
 
 def load_deepstack_detector(

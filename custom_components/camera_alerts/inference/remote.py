@@ -11,13 +11,11 @@ JSON tensors. Blocking, standard library only: detection runs in a worker thread
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-import http.client
 import json
 import logging
 import os
 from pathlib import Path
-import time
-from typing import Any, Final, cast
+from typing import Any, Final
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,6 +35,7 @@ from .detector import (
 from .errors import DetectorError, TensorInfo
 from .labels import COCO_80, read_labels_file
 from .preprocess import ResizeMode
+from .server_http import send
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -128,37 +127,21 @@ class RemoteSession:
         headers: Mapping[str, str] | None = None,
     ) -> tuple[bytes, Mapping[str, str]]:
         """Send one request, retrying connection failures and 5xx with backoff."""
-        url = self.base_url + path
-        attempt = 0
-        while True:
-            request = urllib.request.Request(
-                url,
-                data=body,
-                headers=dict(headers or {}),
-                method="GET" if body is None else "POST",
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read(), dict(response.headers.items())
-            except urllib.error.HTTPError as err:
-                detail = _error_text(err)
-                if err.code < 500 or attempt >= self.retries:
-                    raise RemoteServerError(
-                        f"{self.base_url} answered {err.code} for model "
-                        f"{self.model_name!r}: {detail}"
-                    ) from None
-                reason = f"HTTP {err.code}"
-            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
-                if attempt >= self.retries:
-                    why = getattr(err, "reason", err)
-                    raise RemoteServerError(
-                        f"Cannot reach the inference server {self.base_url}: {why}"
-                    ) from None
-                reason = str(getattr(err, "reason", err))
-            attempt += 1
-            delay = self.backoff * 2 ** (attempt - 1)
-            _LOGGER.debug("Retrying %s in %.2f s (%s)", path, delay, reason)
-            time.sleep(delay)
+        return send(
+            self.base_url + path,
+            body=body,
+            headers=headers,
+            timeout=self.timeout,
+            retries=self.retries,
+            backoff=self.backoff,
+            http_error=lambda code, detail: RemoteServerError(
+                f"{self.base_url} answered {code} for model "
+                f"{self.model_name!r}: {detail}"
+            ),
+            unreachable=lambda why: RemoteServerError(
+                f"Cannot reach the inference server {self.base_url}: {why}"
+            ),
+        )
 
     # ------------------------------------------------------------------ protocol
 
@@ -269,17 +252,6 @@ class RemoteSession:
                 f"{self.base_url} sent an unreadable inference response for "
                 f"{self.model_name!r}: {err}"
             ) from err
-
-
-def _error_text(err: urllib.error.HTTPError) -> str:
-    try:
-        body = err.read()
-    except OSError:
-        return str(err.reason)
-    try:
-        return str(cast(dict[str, Any], json.loads(body)).get("error") or err.reason)
-    except (ValueError, AttributeError):
-        return body.decode("utf-8", "replace")[:200] or str(err.reason)
 
 
 def load_remote_detector(
