@@ -26,7 +26,6 @@ then applies the same label allow-list and per-label minimum scores as
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from io import BytesIO
 import json
 import logging
 import math
@@ -40,21 +39,14 @@ import uuid
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
+from . import preprocess
 from .detection import BoundingBox, Detection
 from .detector import DEFAULT_MAX_DETECTIONS, DEFAULT_SCORE_THRESHOLD, Region
 from .labels import COCO_80
-from .preprocess import as_bgr, clamp_region
+from .preprocess import HAVE_OPENCV, as_bgr, clamp_region
 from .remote import RemoteServerError
 from .server_http import send
-
-try:
-    import cv2
-
-    HAVE_OPENCV = True
-except ImportError:  # musl: no OpenCV wheel; Pillow encodes the JPEG
-    HAVE_OPENCV = False
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -83,17 +75,10 @@ def _canonical_label(label: str) -> str:
 
 def encode_jpeg(image_bgr: npt.NDArray[np.uint8], quality: int = JPEG_QUALITY) -> bytes:
     """Encode a BGR image as JPEG: OpenCV when it imports, else Pillow."""
-    if HAVE_OPENCV:
-        ok, buffer = cv2.imencode(
-            ".jpg", image_bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)]
-        )
-        if not ok:
-            raise ValueError("OpenCV could not encode the frame as JPEG")
-        return bytes(np.asarray(buffer, dtype=np.uint8).tobytes())
-    out = BytesIO()
-    rgb = np.ascontiguousarray(image_bgr[:, :, ::-1])
-    Image.fromarray(rgb).save(out, format="JPEG", quality=int(quality))
-    return out.getvalue()
+    data = preprocess.encode_jpeg(image_bgr, int(quality), opencv=HAVE_OPENCV)
+    if data is None:
+        raise ValueError("The frame could not be encoded as JPEG")
+    return data
 
 
 def _multipart(

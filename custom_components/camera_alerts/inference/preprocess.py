@@ -13,6 +13,7 @@ and numpy, so the remote backend works there too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any, Literal
 
 import numpy as np
@@ -226,3 +227,23 @@ def _to_tensor(spec: PreprocessSpec, image: ImageArray) -> npt.NDArray[np.generi
     if spec.dtype == "float16":
         return blob.astype(np.float16)
     return blob
+
+
+def encode_jpeg(
+    image: ImageArray, quality: int, *, opencv: bool = HAVE_OPENCV
+) -> bytes | None:
+    """Encode a BGR (or BGRA, or grey) image as JPEG; None when it cannot be encoded.
+
+    With OpenCV where asked (and imported), else with Pillow.
+    """
+    if opencv:
+        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        return bytes(buffer) if ok else None
+    # Pillow works in RGB; JPEG has no alpha.
+    pixels = np.ascontiguousarray(image[:, :, 2::-1]) if image.ndim == 3 else image
+    out = BytesIO()
+    try:
+        Image.fromarray(pixels).save(out, format="JPEG", quality=quality)
+    except (OSError, ValueError, TypeError):
+        return None
+    return out.getvalue()

@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from io import BytesIO
 import logging
 from pathlib import Path
 import threading
@@ -30,7 +29,7 @@ try:
 except ImportError:  # musl: no OpenCV wheel; Pillow below
     HAVE_OPENCV = False
 
-from ..inference import BoundingBox, Detection, DetectorError, FrameDetector
+from ..inference import BoundingBox, Detection, DetectorError, FrameDetector, preprocess
 from .motion import MotionGate, detection_region
 from .source import Frame, FrameSlot
 from .tracker import Tracker, TrackEvent
@@ -397,19 +396,9 @@ def encode_jpeg(
 
     `backend` is "opencv" or "pillow"; None takes OpenCV where it imports.
     """
-    if _image_backend(backend) == "opencv":
-        ok, buffer = cv2.imencode(
-            ".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-        )
-        return bytes(buffer) if ok else None
-    # Pillow works in RGB; JPEG has no alpha.
-    pixels = np.ascontiguousarray(image[:, :, 2::-1]) if image.ndim == 3 else image
-    out = BytesIO()
-    try:
-        Image.fromarray(pixels).save(out, format="JPEG", quality=JPEG_QUALITY)
-    except (OSError, ValueError, TypeError):
-        return None
-    return out.getvalue()
+    return preprocess.encode_jpeg(
+        image, JPEG_QUALITY, opencv=_image_backend(backend) == "opencv"
+    )
 
 
 @cache
