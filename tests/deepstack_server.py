@@ -42,22 +42,11 @@ import urllib.parse
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-try:  # under pytest, sockets may be blocked; the server's own need the real ones
-    from pytest_socket import _true_socket as _real_socket
-except ImportError:  # benchmarks run without pytest
-    _real_socket = socket.socket
+from .camera_sources.media import HOST, real_socket
 
-HOST = "127.0.0.1"
 DETECTION_PATH = "/v1/vision/detection"
 DEFAULT_MIN_CONFIDENCE = 0.4  # DeepStack's server and CodeProject.AI's docs
 Flavor = Literal["codeproject", "deepstack"]
-
-
-def free_port() -> int:
-    """A port nothing listens on (the real socket class: pytest-socket may block sockets)."""
-    with _real_socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class _RealSocketServer(HTTPServer):
@@ -66,7 +55,7 @@ class _RealSocketServer(HTTPServer):
     def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
         # TCPServer.__init__ less its socket.socket(), which pytest-socket may block.
         socketserver.BaseServer.__init__(self, (HOST, port), handler)
-        self.socket = _real_socket(self.address_family, self.socket_type)
+        self.socket = real_socket(self.address_family, self.socket_type)
         try:
             self.server_bind()
             self.server_activate()
@@ -85,7 +74,7 @@ class _RealSocketServer(HTTPServer):
         # socket.accept() builds the connection with whatever socket.socket is
         # now, which pytest-socket may have replaced by a blocking guard.
         fd, address = self.socket._accept()  # type: ignore[attr-defined]
-        connection = _real_socket(
+        connection = real_socket(
             self.socket.family, self.socket.type, self.socket.proto, fileno=fd
         )
         if socket.getdefaulttimeout() is None and self.socket.gettimeout():

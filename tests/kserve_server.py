@@ -23,23 +23,12 @@ from typing import Self
 import urllib.error
 import urllib.request
 
-try:  # under pytest, sockets may be blocked; the server's own checks need the real ones
-    from pytest_socket import _true_socket as _real_socket
-except ImportError:  # benchmarks run without pytest
-    _real_socket = socket.socket
+from .camera_sources.media import HOST, free_port, real_socket
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "nanodet"
 SERVER_PYTHON = ROOT / ".venv-kserve" / "bin" / "python"
 LAUNCHER = ROOT / "scripts" / "kserve_onnx_server.py"
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port nothing listens on (the real socket class: pytest-socket may block sockets)."""
-    with _real_socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def kserve_version() -> str:
@@ -188,7 +177,7 @@ def kserve_server(model_name: str = MODEL, port: int | None = None) -> Iterator[
     # Fixtures of wider scope run while pytest-socket blocks sockets: lift that
     # for the start-up check only, then put back whatever was in force.
     blocked_socket = socket.socket
-    socket.socket = _real_socket  # type: ignore[misc]
+    socket.socket = real_socket  # type: ignore[misc]
     try:
         server.start()
     except RuntimeError as err:

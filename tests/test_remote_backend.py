@@ -28,7 +28,8 @@ from custom_components.camera_alerts.const import (
 )
 
 from .camera_helpers import EventRecorder, camera_subentry, person_clip, wait_until
-from .kserve_server import MODEL, free_port, kserve_server
+from .camera_sources.media import free_port
+from .kserve_server import MODEL, kserve_server
 
 PHOTOS = sorted((Path(__file__).parent / "inference" / "data").glob("*.jpg"))
 

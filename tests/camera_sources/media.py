@@ -37,6 +37,11 @@ RTSP_SERVER_SCRIPT = Path(__file__).parent / "rtsp_server.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 FFMPEG = "/usr/bin/ffmpeg"
 HOST = "127.0.0.1"
+
+try:  # under pytest, sockets may be blocked; test servers need the real ones
+    from pytest_socket import _true_socket as real_socket
+except ImportError:  # benchmarks run without pytest
+    real_socket = socket.socket
 # Bounds every wait in these helpers so a broken setup fails instead of hanging.
 START_GUARD = 15.0
 
@@ -245,8 +250,11 @@ def read_clip(path: Path | str) -> list[Image]:
 
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago.
+
+    Uses the real socket class, so it works whatever pytest-socket allows.
+    """
+    with real_socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
 

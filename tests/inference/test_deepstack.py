@@ -41,7 +41,8 @@ from custom_components.camera_alerts.inference import (
     preprocess,
 )
 
-from ..deepstack_server import DeepStackServer, PlainHttpServer, free_port
+from ..camera_sources.media import free_port
+from ..deepstack_server import DeepStackServer, PlainHttpServer
 
 PHOTOS = sorted((Path(__file__).parent / "data").glob("*.jpg"))
 THRESHOLD = 0.3
