@@ -43,6 +43,7 @@ from custom_components.camera_alerts.inference import (
 
 from ..camera_sources.media import free_port
 from ..deepstack_server import DeepStackServer, PlainHttpServer
+from .compare import detection_iou, xyxy
 
 PHOTOS = sorted((Path(__file__).parent / "data").glob("*.jpg"))
 THRESHOLD = 0.3
@@ -91,28 +92,13 @@ def _decoded(jpeg: bytes | None) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _xyxy(d: Detection) -> tuple[float, float, float, float]:
-    b = d.bbox
-    return b["x"], b["y"], b["x"] + b["width"], b["y"] + b["height"]
-
-
-def _iou(a: Detection, b: Detection) -> float:
-    ax1, ay1, ax2, ay2 = _xyxy(a)
-    bx1, by1, bx2, by2 = _xyxy(b)
-    w = max(0.0, min(ax2, bx2) - max(ax1, bx1))
-    h = max(0.0, min(ay2, by2) - max(ay1, by1))
-    inter = w * h
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    return inter / union
-
-
 def _as_sent(
     detections: Sequence[Detection], dx: int = 0, dy: int = 0
 ) -> list[Detection]:
     """Boxes as the server sends them (``int()`` pixels of the upload), moved by (dx, dy)."""
     out = []
     for d in detections:
-        x1, y1, x2, y2 = (int(value) for value in _xyxy(d))
+        x1, y1, x2, y2 = (int(value) for value in xyxy(d))
         out.append(
             Detection(
                 class_id=d.class_id,
@@ -131,8 +117,8 @@ def _as_sent(
 
 def _close(a: Detection, b: Detection, iou_min: float) -> bool:
     """IoU above ``iou_min``; for a box of a few pixels, corners within 2 px will do."""
-    corners = max(abs(p - q) for p, q in zip(_xyxy(a), _xyxy(b), strict=True))
-    return _iou(a, b) > iou_min or (iou_min < 0.99 and corners <= 2.0)
+    corners = max(abs(p - q) for p, q in zip(xyxy(a), xyxy(b), strict=True))
+    return detection_iou(a, b) > iou_min or (iou_min < 0.99 and corners <= 2.0)
 
 
 def _jpeg_margin(d: Detection) -> float:
@@ -165,7 +151,7 @@ def _assert_match(
             assert candidates, (
                 f"no {d.class_name} ({d.confidence:.3f}) in the other list"
             )
-            best = max(candidates, key=lambda o: _iou(d, o))
+            best = max(candidates, key=lambda o: detection_iou(d, o))
             assert _close(d, best, 0.99 if strict else 0.9), (d, best)
             assert abs(d.confidence - best.confidence) < tolerance, (d, best)
             assert d.class_id == best.class_id
@@ -203,7 +189,7 @@ def test_same_detections_as_local(server: DeepStackServer, local: Detector) -> N
         strict += _assert_match(got, seen, strict=True)
         loose += _assert_match(got, local.detect(frame), strict=False)
         for d in got:
-            x1, y1, x2, y2 = _xyxy(d)
+            x1, y1, x2, y2 = xyxy(d)
             assert 0 <= x1 < x2 <= frame.shape[1]
             assert 0 <= y1 < y2 <= frame.shape[0]
             assert d.class_id == COCO_80.index(d.class_name)
@@ -239,7 +225,7 @@ def test_region_crop(
     assert got
     assert server.image_sizes == [(rw, rh)]
     for d in got:
-        x1, y1, x2, y2 = _xyxy(d)
+        x1, y1, x2, y2 = xyxy(d)
         assert rx <= x1 < x2 <= rx + rw
         assert ry <= y1 < y2 <= ry + rh
     # The crop as the server saw it, detected here and moved into the frame.

@@ -30,6 +30,7 @@ from custom_components.camera_alerts.inference import (
     openvino_backend,
 )
 
+from .compare import detection_iou
 from .onnx_models import TensorProto, constant_model, detr_model
 from .test_loader import (
     NAMES3,
@@ -58,18 +59,6 @@ def camera_frame() -> np.ndarray:
     return canvas
 
 
-def iou(a: Detection, b: Detection) -> float:
-    ax2, ay2 = a.bbox["x"] + a.bbox["width"], a.bbox["y"] + a.bbox["height"]
-    bx2, by2 = b.bbox["x"] + b.bbox["width"], b.bbox["y"] + b.bbox["height"]
-    w = max(0.0, min(ax2, bx2) - max(a.bbox["x"], b.bbox["x"]))
-    h = max(0.0, min(ay2, by2) - max(a.bbox["y"], b.bbox["y"]))
-    inter = w * h
-    union = (
-        a.bbox["width"] * a.bbox["height"] + b.bbox["width"] * b.bbox["height"] - inter
-    )
-    return inter / union
-
-
 def match(expected: list[Detection], got: list[Detection]) -> int:
     """Pair every expected detection with the same-label box of best IoU; check each pair."""
     assert sorted(d.class_name for d in got) == sorted(d.class_name for d in expected)
@@ -77,10 +66,10 @@ def match(expected: list[Detection], got: list[Detection]) -> int:
     for want in expected:
         best = max(
             (d for d in free if d.class_name == want.class_name),
-            key=lambda d: iou(want, d),
+            key=lambda d: detection_iou(want, d),
         )
         free.remove(best)
-        assert iou(want, best) > 0.9, (want, best)
+        assert detection_iou(want, best) > 0.9, (want, best)
         assert abs(want.confidence - best.confidence) < 0.02, (want, best)
     return len(expected)
 

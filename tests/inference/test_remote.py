@@ -15,7 +15,6 @@ import cv2
 import pytest
 
 from custom_components.camera_alerts.inference import (
-    Detection,
     RemoteServerError,
     UnsupportedModelError,
     load_detector,
@@ -24,6 +23,7 @@ from custom_components.camera_alerts.inference import (
 
 from ..camera_sources.media import free_port
 from ..kserve_server import MODEL, SERVER_PYTHON, kserve_server
+from .compare import detection_iou
 
 PHOTOS = sorted((Path(__file__).parent / "data").glob("*.jpg"))
 
@@ -41,18 +41,6 @@ def server() -> Iterator[str]:
 def url(server: str, socket_enabled: None) -> str:
     """The server's URL, with sockets to 127.0.0.1 allowed for the test."""
     return server
-
-
-def _iou(a: Detection, b: Detection) -> float:
-    ax2, ay2 = a.bbox["x"] + a.bbox["width"], a.bbox["y"] + a.bbox["height"]
-    bx2, by2 = b.bbox["x"] + b.bbox["width"], b.bbox["y"] + b.bbox["height"]
-    w = max(0.0, min(ax2, bx2) - max(a.bbox["x"], b.bbox["x"]))
-    h = max(0.0, min(ay2, by2) - max(a.bbox["y"], b.bbox["y"]))
-    inter = w * h
-    union = (
-        a.bbox["width"] * a.bbox["height"] + b.bbox["width"] * b.bbox["height"] - inter
-    )
-    return inter / union
 
 
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
@@ -76,7 +64,7 @@ def test_same_detections_as_local(url: str, binary: bool) -> None:
         )
         for a, b in zip(got, expected, strict=True):
             assert abs(a.confidence - b.confidence) < 0.02
-            assert _iou(a, b) > 0.9
+            assert detection_iou(a, b) > 0.9
             matched += 1
     assert matched >= 8
 
