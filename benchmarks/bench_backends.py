@@ -50,6 +50,7 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from custom_components.camera_alerts.inference import (  # noqa: E402
     DEFAULT_MODEL_PATH,
     REMOTE_CONCURRENCY,
@@ -86,16 +87,6 @@ Image = npt.NDArray[np.uint8]
 
 
 # ----------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load1() -> str:

@@ -36,6 +36,7 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from custom_components.camera_alerts.inference import (  # noqa: E402
     DEFAULT_MODEL_PATH,
     Detector,
@@ -57,16 +58,6 @@ Image = npt.NDArray[np.uint8]
 
 
 # ----------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def print_machine(threads: int) -> None:

@@ -64,6 +64,7 @@ from pytest_homeassistant_custom_component.common import (
     async_test_home_assistant,
 )
 
+from benchmarks.machine import cpu_model
 from custom_components.camera_alerts.camera_runtime import CameraRuntime
 from custom_components.camera_alerts.const import (
     CONF_INFERENCE_THREADS,
@@ -103,17 +104,6 @@ TARGETS = {
 
 
 # ----------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load1() -> float:
