@@ -19,7 +19,7 @@ from custom_components.camera_alerts.const import (
     DOMAIN,
 )
 
-from .conftest import setup_integration
+from .conftest import setup_integration, submit_backend
 
 
 async def test_user_flow_bundled_model(hass: HomeAssistant, mock_host_stats) -> None:
@@ -145,12 +145,7 @@ async def test_local_engine_that_cannot_be_installed(
             "homeassistant.util.package.install_package", return_value=False
         ) as install,
     ):
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USER}
-        )
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_BACKEND: backend, CONF_INFERENCE_THREADS: 2}
-        )
+        result = await submit_backend(hass, backend)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "local_backend_unavailable"}
     assert (
@@ -180,12 +175,7 @@ async def test_local_engine_installed_on_demand(
             "homeassistant.util.package.install_package", return_value=True
         ) as install,
     ):
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USER}
-        )
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {CONF_BACKEND: "onnxruntime", CONF_INFERENCE_THREADS: 2}
-        )
+        result = await submit_backend(hass, "onnxruntime")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_BACKEND] == "onnxruntime"
     assert [call.args for call in install.call_args_list] == [

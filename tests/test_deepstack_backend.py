@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import json
 from pathlib import Path
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers.translation import async_get_translations
@@ -28,6 +28,7 @@ from custom_components.camera_alerts.const import (
 )
 
 from .camera_helpers import EventRecorder, camera_subentry, person_clip, wait_until
+from .conftest import submit_backend
 from .deepstack_server import DeepStackServer
 
 API_KEY = "d33pst4ck-k3y"
@@ -42,13 +43,8 @@ def server() -> Iterator[DeepStackServer]:
         yield running
 
 
-async def _deepstack_form(hass: HomeAssistant) -> dict:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_BACKEND: "deepstack", CONF_INFERENCE_THREADS: 2}
-    )
+async def _deepstack_form(hass: HomeAssistant) -> ConfigFlowResult:
+    result = await submit_backend(hass, "deepstack")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "deepstack"
     return result

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
@@ -29,6 +29,7 @@ from custom_components.camera_alerts.const import (
 
 from .camera_helpers import EventRecorder, camera_subentry, person_clip, wait_until
 from .camera_sources.media import free_port
+from .conftest import submit_backend
 from .kserve_server import MODEL, kserve_server
 
 PHOTOS = sorted((Path(__file__).parent / "inference" / "data").glob("*.jpg"))
@@ -63,13 +64,8 @@ def remote_entry(url: str, *subentries: object) -> MockConfigEntry:
     )
 
 
-async def _remote_form(hass: HomeAssistant) -> dict:
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USER}
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_BACKEND: "remote", CONF_INFERENCE_THREADS: 2}
-    )
+async def _remote_form(hass: HomeAssistant) -> ConfigFlowResult:
+    result = await submit_backend(hass, "remote")
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "remote"
     return result
