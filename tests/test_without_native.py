@@ -22,6 +22,7 @@ from typing import Any
 import uuid
 
 import aio_pika
+from homeassistant import config_entries
 from homeassistant.components.camera import Camera
 from homeassistant.config_entries import (
     SOURCE_USER,
@@ -94,6 +95,9 @@ def _purge(blocked: Sequence[str]) -> dict[str, ModuleType]:
 @contextmanager
 def _blocking(blocked: Sequence[str]) -> Iterator[_BlockNative]:
     saved = _purge(blocked)
+    # Importing config_flow afresh registers its (fresh) flow class in HA's
+    # process-wide handler registry; later tests must get the original back.
+    handler = config_entries.HANDLERS.get(DOMAIN)
     blocker = _BlockNative(blocked)
     sys.meta_path.insert(0, blocker)
     try:
@@ -102,6 +106,10 @@ def _blocking(blocked: Sequence[str]) -> Iterator[_BlockNative]:
         sys.meta_path.remove(blocker)
         _purge(blocked)
         sys.modules.update(saved)
+        if handler is None:
+            config_entries.HANDLERS.pop(DOMAIN, None)
+        else:
+            config_entries.HANDLERS[DOMAIN] = handler
 
 
 @pytest.fixture
