@@ -33,11 +33,11 @@ from .const import (
     MAX_SNAPSHOTS_PER_CAMERA,
 )
 from .coordinator import CameraCoordinator
+from .lasting_issue import LastingProblemIssue
 from .models import DetectionEvent, EventType, RelativeBox
 from .pipeline.source import FrameSlot, SourceError, StreamSource, decode_image
 from .pipeline.url import redact_url
 from .pipeline.zones import parse_mask, parse_zones
-from .repairs import LastingProblemIssue
 
 if TYPE_CHECKING:
     from .inference import FrameDetector

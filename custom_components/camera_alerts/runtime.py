@@ -37,9 +37,9 @@ from .inference import (
     FrameDetector,
     RemoteServerError,
 )
+from .lasting_issue import LastingProblemIssue
 from .models import DetectionEvent
 from .pipeline.source import read_image
-from .repairs import LastingProblemIssue
 from .serial.link import SerialNotConnectedError
 from .serial.protocol import CommandError
 from .serial_runtime import SerialBoardRuntime

@@ -12,7 +12,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 
 from .const import CONF_BAUDRATE, CONF_NAME, CONF_PORT, DOMAIN
-from .repairs import LastingProblemIssue
+from .lasting_issue import LastingProblemIssue
 from .serial.board import BoardState
 from .serial.monitor import SerialMonitor
 from .serial.protocol import ErrorKind
