@@ -273,15 +273,18 @@ class RtspServer:
     same port. Use as a context manager so the process is always reaped.
     """
 
-    def __init__(self, clip_path: Path | str, port: int | None = None) -> None:
+    def __init__(
+        self, clip_path: Path | str, port: int | None = None, *, mount: str = "/cam"
+    ) -> None:
         self.clip_path = Path(clip_path)
         self.port = port or free_port()
+        self.mount = mount
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         """Return the stream URL."""
-        return f"rtsp://{HOST}:{self.port}/cam"
+        return f"rtsp://{HOST}:{self.port}{self.mount}"
 
     @property
     def running(self) -> bool:
@@ -294,7 +297,7 @@ class RtspServer:
             return
         proc = subprocess.Popen(
             [SYSTEM_PYTHON, str(RTSP_SERVER_SCRIPT), "--port", str(self.port),
-             "--file", str(self.clip_path)],
+             "--file", str(self.clip_path), "--mount", self.mount],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={**os.environ, "GST_DEBUG": "0"},

@@ -29,10 +29,44 @@ from custom_components.camera_alerts.pipeline.url import (
             "http://cam/video.cgi?user=***&pwd=***&res=hd",
         ),
         ("user:pass@host", "***@host"),
+        # Credentials in the path (Xiongmai and many DVRs).
+        (
+            "rtsp://cam:554/user=admin_password=SECRET_channel=1_stream=0.sdp?real_stream",
+            "rtsp://cam:554/user=***_password=***_channel=1_stream=0.sdp?real_stream",
+        ),
+        (
+            "http://cam/cgi/authtoken=T0K3N/video.mjpg",
+            "http://cam/cgi/authtoken=***/video.mjpg",
+        ),
+        # A password holding `_` and `=` is hidden up to the next `_key=`.
+        ("rtsp://cam/user=a_password=se_c=r_channel=1", "rtsp://cam/user=***_password=***_channel=1"),
+        ("http://cam/v.cgi?channel=1#user=x", "http://cam/v.cgi?channel=1#user=x"),
     ],
 )
 def test_redact_url(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "loginuse", "loginpas", "usr", "pwd", "user", "username", "passwd", "password",
+        "auth", "token", "access_token", "key", "api_key", "sig", "signature",
+        "camPassword", "AUTHKEY", "u", "p", "pass%77ord",
+    ],
+)  # fmt: skip
+def test_credential_query_keys_are_hidden(key: str) -> None:
+    """Vendor keys, and any key that looks like a credential, lose their value."""
+    url = f"http://cam/snapshot.cgi?channel=1&{key}=hunter2&res=hd"
+    assert redact_url(url) == f"http://cam/snapshot.cgi?channel=1&{key}=***&res=hd"
+
+
+@pytest.mark.parametrize(
+    "key", ["channel", "stream", "subtype", "resolution", "fps", "profile", "id"]
+)
+def test_ordinary_keys_are_kept(key: str) -> None:
+    url = f"rtsp://cam/{key}=1_{key}x=2?{key}=3"
+    assert redact_url(url) == url
 
 
 @pytest.mark.parametrize(

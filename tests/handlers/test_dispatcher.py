@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from custom_components.camera_alerts.handlers.base import Sink, redact
+from custom_components.camera_alerts.handlers.base import Sink, redact, url_secrets
 from custom_components.camera_alerts.handlers.dispatcher import Dispatcher
 from custom_components.camera_alerts.models import DetectionEvent
 
@@ -157,6 +157,11 @@ def test_redact() -> None:
         redact("amqp://user:p%40ss@host:5672/vh")
         == "amqp://user:**REDACTED**@host:5672/vh"
     )
+    # An unescaped `@` in the password: hidden up to the host.
+    assert (
+        redact("cannot reach amqp://user:p@ss@host:5672/vh: refused")
+        == "cannot reach amqp://user:**REDACTED**@host:5672/vh: refused"
+    )
     assert redact("token abc123 failed", ["abc123"]) == "token **REDACTED** failed"
     assert redact("http://host/api") == "http://host/api"
 
@@ -165,3 +170,10 @@ def test_duplicate_names_rejected() -> None:
     """Status is keyed by name, so two sinks cannot share one."""
     with pytest.raises(ValueError, match="unique"):
         Dispatcher([RecordingSink("a"), RecordingSink("a")])
+
+
+def test_url_secrets() -> None:
+    """The password of a URL, as typed and decoded, for replacing in any message."""
+    assert sorted(url_secrets("amqp://user:p%40ss@ss@host/")) == ["p%40ss@ss", "p@ss@ss"]
+    assert url_secrets("amqp://user@host/") == []
+    assert url_secrets("amqp://host/") == []

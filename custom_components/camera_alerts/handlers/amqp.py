@@ -34,7 +34,7 @@ from pamqp.commands import Basic
 from yarl import URL
 
 from ..models import DetectionEvent
-from .base import BufferedSink, redact
+from .base import BufferedSink, redact, url_secrets
 from .errors import CannotConnect, InvalidAuth
 from .outbox import DEFAULT_MAX_EVENTS, Outbox, OutboxRecord
 
@@ -109,8 +109,7 @@ class AmqpSink(BufferedSink):
         self._connect_timeout = connect_timeout
         self._publish_timeout = publish_timeout
         self.outbox = Outbox(outbox_path, max_outbox)
-        password = URL(url).password if "://" in url else None
-        self._secrets = [password] if password else []
+        self._secrets = url_secrets(url)
         self._loaded = False
         self._before_load: list[DetectionEvent] = []
         self._wakeup = asyncio.Event()
@@ -302,26 +301,27 @@ class AmqpSink(BufferedSink):
 
 async def async_validate_amqp(url: str, exchange: str) -> None:
     """Check the URL, credentials and exchange; raise CannotConnect or InvalidAuth."""
+    secrets = url_secrets(url)
     try:
         connection = await aio_pika.connect(url, timeout=CONNECT_TIMEOUT)
     except (
         aiormq.exceptions.ProbableAuthenticationError,
         aiormq.exceptions.AuthenticationError,
     ) as err:
-        raise InvalidAuth(redact(str(err))) from err
+        raise InvalidAuth(redact(str(err), secrets)) from err
     except (
         Exception
     ) as err:  # bad URL, refused, timeout, TLS: all mean the flow cannot connect
-        raise CannotConnect(redact(f"{type(err).__name__}: {err}")) from err
+        raise CannotConnect(redact(f"{type(err).__name__}: {err}", secrets)) from err
     try:
         channel = await connection.channel()
         await channel.declare_exchange(
             exchange, aio_pika.ExchangeType.TOPIC, durable=True
         )
     except aiormq.exceptions.ChannelAccessRefused as err:
-        raise InvalidAuth(redact(str(err))) from err
+        raise InvalidAuth(redact(str(err), secrets)) from err
     except Exception as err:  # e.g. the exchange exists with another type
-        raise CannotConnect(redact(f"{type(err).__name__}: {err}")) from err
+        raise CannotConnect(redact(f"{type(err).__name__}: {err}", secrets)) from err
     finally:
         with contextlib.suppress(Exception):
             await connection.close()

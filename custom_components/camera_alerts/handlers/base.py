@@ -8,14 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 import re
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from ..models import DetectionEvent
 
 REDACTED = "**REDACTED**"
 
-# user:password@ in any URL-like text (amqp://, http://, ...).
+# user:password@ in any URL-like text (amqp://, http://, ...). The password
+# runs to the last `@` before the next blank: passwords often hold an
+# unescaped `@` (`amqp://user:p@ss@host`), and hiding too much is harmless.
 _URL_CREDENTIALS = re.compile(
-    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@"
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):\S*@"
 )
 
 
@@ -26,6 +29,18 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         if secret:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def url_secrets(url: str) -> list[str]:
+    """Return the password of `url` as typed and decoded (both may be echoed)."""
+    _, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return []
+    user_info = rest.rpartition("@")[0]
+    if ":" not in user_info:
+        return []
+    password = user_info.partition(":")[2]
+    return [secret for secret in {password, unquote(password)} if secret]
 
 
 @dataclass(slots=True)

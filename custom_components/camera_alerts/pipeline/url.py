@@ -4,63 +4,88 @@ from __future__ import annotations
 
 from pathlib import Path
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlsplit
 
 NETWORK_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https"})
 REDACTED = "***"
 
-# Query keys that IP cameras commonly use for credentials in snapshot/MJPEG URLs.
-_SECRET_QUERY_KEYS = frozenset(
-    {
-        "user",
-        "username",
-        "usr",
-        "login",
-        "password",
-        "passwd",
-        "pass",
-        "pwd",
-        "token",
-        "access_token",
-        "auth",
-        "key",
-        "api_key",
-        "apikey",
-        "secret",
-    }
+# Parts of query and path keys that mark a credential. IP cameras put user
+# names, passwords and tokens in many places: `?usr=..&pwd=..` (Foscam),
+# `?loginuse=..&loginpas=..` (many DVRs), `?auth=<base64>`, signed links
+# (`sig`, `token`, `key`), and in the path, `/user=admin_password=.._channel=1`
+# (Xiongmai). A key holding any of these is hidden, even where that hides a
+# harmless value: a leaked password cannot be taken back.
+_SECRET_KEY_PARTS = (
+    "user",
+    "usr",
+    "login",
+    "pass",
+    "pwd",
+    "auth",
+    "token",
+    "key",
+    "sig",
+    "secret",
+    "cred",
+    "session",
+    "account",
 )
+# Short keys that are credentials on their own (`?u=admin&p=..`).
+_SECRET_KEYS = frozenset({"u", "p", "pw", "pin", "sid"})
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>.*)$", re.DOTALL)
+# `key=value` inside a path: the value runs to the next `_key=`, `&`, `;`, `/`
+# or the end of the path (`user=admin_password=SECRET_channel=1_stream=0.sdp`).
+_PATH_PAIR = re.compile(
+    r"(?P<key>[A-Za-z][A-Za-z0-9]*)=(?P<value>.*?)"
+    r"(?=[_&;,][A-Za-z][A-Za-z0-9]+=|[&;/]|$)",
+    re.DOTALL,
+)
 
 
 class InvalidUrlError(ValueError):
     """The text is not a camera URL this integration can open."""
 
 
-def redact_url(url: str) -> str:
-    """Return `url` with its user info and credential query values replaced by ***.
+def is_secret_key(key: str) -> bool:
+    """Return True for a query or path key that looks like it holds a credential."""
+    name = re.sub(r"[^a-z0-9]", "", unquote(key).lower())
+    return name in _SECRET_KEYS or any(part in name for part in _SECRET_KEY_PARTS)
 
+
+def redact_url(url: str) -> str:
+    """Return `url` with every credential it may hold replaced by ***.
+
+    Hidden: the user info (`user:password@`), query values whose key looks like
+    a credential (`pwd`, `loginpas`, `token`, `sig`, ...) and `key=value` pairs
+    of that kind inside the path (`/user=admin_password=..._channel=1`).
     Errs on the side of hiding: camera passwords often hold unescaped `@`, `/`
     or `#`, so everything before the last `@` of the text after the scheme is
-    treated as user info.
+    treated as user info. The rest of the URL is kept as typed.
     """
     match = _SCHEME.match(url)
     scheme, rest = (match["scheme"], match["rest"]) if match else ("", url)
     if "@" in rest:
         rest = f"{REDACTED}@{rest.rpartition('@')[2]}"
-    return scheme + _redact_query(rest)
-
-
-def _redact_query(rest: str) -> str:
     head, sep, query = rest.partition("?")
-    if not sep:
-        return rest
+    return scheme + _redact_path(head) + sep + _redact_query(query)
+
+
+def _redact_path(path: str) -> str:
+    return _PATH_PAIR.sub(
+        lambda pair: f"{pair['key']}={REDACTED}"
+        if is_secret_key(pair["key"])
+        else pair[0],
+        path,
+    )
+
+
+def _redact_query(query: str) -> str:
     query, hash_sep, fragment = query.partition("#")
-    pairs = parse_qsl(query, keep_blank_values=True)
-    redacted = [
-        (key, REDACTED if key.lower() in _SECRET_QUERY_KEYS else value)
-        for key, value in pairs
-    ]
-    return f"{head}?{urlencode(redacted, safe='*')}{hash_sep}{fragment}"
+    pairs = []
+    for pair in re.split(r"([&;])", query):
+        key, sep, _value = pair.partition("=")
+        pairs.append(f"{key}={REDACTED}" if sep and is_secret_key(key) else pair)
+    return "".join(pairs) + hash_sep + fragment
 
 
 def source_target(url: str, *, must_exist: bool = True) -> str:
