@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 # A camera that stays down this long raises a repair issue.
 CAMERA_DOWN_ISSUE_DELAY = timedelta(minutes=5)
+# A camera entity whose image breaks a library is read again after a growing pause.
+POLL_BACKOFF_MAX_S = 60.0
 DIAGNOSTICS_PUSH_INTERVAL_S = 10.0
 
 
@@ -145,6 +147,7 @@ class CameraRuntime:
             on_result=self._result_from_thread,
             detect_lock=detect_lock,
             on_detector_error=self._detector_error_from_thread,
+            on_processing_error=self._processing_error_from_thread,
         )
 
     @property
@@ -240,14 +243,17 @@ class CameraRuntime:
             "inference_ms": state.inference_ms,
             "counts": dict(state.counts),
             "last_error": state.last_error,
+            "processing_error": state.processing_error,
         }
 
     async def _async_poll_entity(self) -> None:
         """Feed frames from a Home Assistant camera entity at the detection fps."""
         assert self._camera_entity is not None
         interval = 1.0 / self.fps
+        failures = 0
         while True:
             started = self.hass.loop.time()
+            delay = interval
             try:
                 image = await async_get_image(self.hass, self._camera_entity)
                 frame = await self.hass.async_add_executor_job(
@@ -255,10 +261,24 @@ class CameraRuntime:
                 )
             except (HomeAssistantError, SourceError) as err:
                 self._set_connected(False, str(err))
+            except Exception as err:  # a library failing must not end the polling
+                failures += 1
+                delay = min(POLL_BACKOFF_MAX_S, interval * 2**failures)
+                LOGGER.error(
+                    "Camera %s: reading %s failed (%s: %s); trying again in %.0f s",
+                    self.name,
+                    self._camera_entity,
+                    type(err).__name__,
+                    err,
+                    delay,
+                    exc_info=failures == 1,
+                )
+                self._set_connected(False, f"{type(err).__name__}: {err}")
             else:
+                failures = 0
                 self._slot.put(frame)
                 self._set_connected(True, None)
-            await asyncio.sleep(max(0.0, interval - (self.hass.loop.time() - started)))
+            await asyncio.sleep(max(0.0, delay - (self.hass.loop.time() - started)))
 
     def _state_from_thread(self, connected: bool, error: str | None) -> None:
         self.hass.loop.call_soon_threadsafe(self._set_connected, connected, error)
@@ -269,6 +289,13 @@ class CameraRuntime:
     @callback
     def _set_detector_error(self, error: str | None) -> None:
         self._push(detector_error=error)
+
+    def _processing_error_from_thread(self, error: str | None) -> None:
+        self.hass.loop.call_soon_threadsafe(self._set_processing_error, error)
+
+    @callback
+    def _set_processing_error(self, error: str | None) -> None:
+        self._push(processing_error=error)
 
     def _result_from_thread(self, result: ProcessorResult) -> None:
         self.hass.loop.call_soon_threadsafe(self._handle_result, result)
@@ -290,6 +317,13 @@ class CameraRuntime:
 
     @callback
     def _handle_result(self, result: ProcessorResult) -> None:
+        if not result.stale:
+            self._update_state(result)
+        # A replaced run's events still close (or open) its own tracks.
+        self._fire_events(result)
+
+    @callback
+    def _update_state(self, result: ProcessorResult) -> None:
         self.latest_result = result
         state = self.coordinator.data
         counts = dict(result.counts)
@@ -314,6 +348,9 @@ class CameraRuntime:
                 processed_fps=result.processed_fps,
                 skipped_frames=result.skipped_frames,
             )
+
+    @callback
+    def _fire_events(self, result: ProcessorResult) -> None:
         for track_event in result.events:
             box = track_event.bbox
             width, height = result.frame_width, result.frame_height

@@ -95,6 +95,7 @@ class CameraState:
     skipped_frames: int = 0
     last_error: str | None = None
     detector_error: str | None = None
+    processing_error: str | None = None
 
 
 class CameraCoordinator(DataUpdateCoordinator[CameraState]):

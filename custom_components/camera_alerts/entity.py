@@ -111,7 +111,12 @@ class CameraLabelEntity(CameraAlertsCameraEntity):
     @property
     def available(self) -> bool:
         """Unavailable while detection fails: "not detected" would be a guess."""
-        return super().available and self.coordinator.data.detector_error is None
+        data = self.coordinator.data
+        return (
+            super().available
+            and data.detector_error is None
+            and data.processing_error is None
+        )
 
 
 def async_add_camera_entities(

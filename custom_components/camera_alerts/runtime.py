@@ -455,6 +455,11 @@ class CameraAlertsRuntime:
             if camera.running and camera.coordinator.data.detector_error
         )
         problems.extend(
+            f"processing_failed:{camera.name}"
+            for camera in self.cameras.values()
+            if camera.running and camera.coordinator.data.processing_error
+        )
+        problems.extend(
             f"camera_disconnected:{camera.name}"
             for camera in self.cameras.values()
             if camera.running and not camera.coordinator.data.connected

@@ -46,6 +46,12 @@ BOXES_STALE_S = 2.0
 JPEG_QUALITY: Final = 85
 # Pixel size of the label text with Pillow: about OpenCV's Hershey simplex at 0.5.
 _LABEL_SIZE: Final = 13
+# How long `stop()` waits for the thread (a detector stuck on a hung server).
+STOP_TIMEOUT_S: Final = 30.0
+# After an unexpected error the run starts over after this long, doubling up
+# to the cap while it keeps failing.
+RESTART_BACKOFF_S: Final = 1.0
+RESTART_BACKOFF_MAX_S: Final = 60.0
 
 type ImageBackend = Literal["opencv", "pillow"]
 
@@ -96,6 +102,36 @@ class ProcessorResult:
     frames_detected: int
     captured_at: float | None = None
     """Monotonic time the frame was captured (None for the stop-time flush)."""
+    stale: bool = False
+    """From a run that was stopped and replaced (it outlived `stop()`): its
+    events still belong to its tracks, its counts and figures are no one's."""
+
+
+class _RunState:
+    """What one run learns from the frames: motion background, tracks, counters."""
+
+    def __init__(self, settings: ProcessorSettings) -> None:
+        self.motion = MotionGate(mask=settings.motion_mask)
+        self.tracker = Tracker()
+        self.last_seq = 0
+        self.last_detect_at = float("-inf")
+        self.skipped = 0
+        self.processed = 0
+        self.detected = 0
+        self.recent: deque[float] = deque(maxlen=20)
+
+
+class _Run:
+    """One processing thread with its own stop flag and state.
+
+    A thread that outlives `stop()` (stuck in a detector) keeps its own flag
+    set and its own tracker, so a later `start()` never revives or shares it.
+    """
+
+    def __init__(self, settings: ProcessorSettings) -> None:
+        self.stop = threading.Event()
+        self.state = _RunState(settings)
+        self.thread: threading.Thread | None = None
 
 
 class CameraProcessor:
@@ -111,11 +147,14 @@ class CameraProcessor:
         detect_lock: threading.Semaphore,
         clock: Callable[[], float] = time.monotonic,
         on_detector_error: Callable[[str | None], None] | None = None,
+        on_processing_error: Callable[[str | None], None] | None = None,
     ) -> None:
         """Wire the processor; `start` launches its thread.
 
         `on_detector_error(error)` is called from the processor thread when
         detection starts failing (the error) and when it works again (None).
+        `on_processing_error(error)` likewise for an unexpected error (a bug,
+        a library failing): the run ends its tracks and starts over with backoff.
         """
         self.name = name
         self.slot = slot
@@ -123,50 +162,75 @@ class CameraProcessor:
         self.settings = settings
         self._on_result = on_result
         self._on_detector_error = on_detector_error
+        self._on_processing_error = on_processing_error
         self.detector_error: str | None = None
+        self.processing_error: str | None = None
         self._detect_lock = detect_lock
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._run = _Run(settings)
+        # Threads that did not stop in time; joined again by every `stop()`.
+        self._lingering: list[threading.Thread] = []
         self._image_lock = threading.Lock()
         self._latest_image: npt.NDArray[np.uint8] | None = None
         self._latest_detections: list[Detection] = []
         self._latest_detections_at = float("-inf")
-        self._reset_state()
-
-    def _reset_state(self) -> None:
-        self._motion = MotionGate(mask=self.settings.motion_mask)
-        self._tracker = Tracker()
-        self._last_seq = 0
-        self._last_detect_at = float("-inf")
-        self._skipped = 0
-        self._processed = 0
-        self._detected = 0
-        self._recent: deque[float] = deque(maxlen=20)
         self._snapshots: deque[Path] = deque()
 
     @property
+    def _motion(self) -> MotionGate:
+        return self._run.state.motion
+
+    @property
     def running(self) -> bool:
-        """Return True while the processing thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        """Return True while the processing thread runs and was not asked to stop."""
+        run = self._run
+        return (
+            run.thread is not None and run.thread.is_alive() and not run.stop.is_set()
+        )
+
+    @property
+    def lingering_threads(self) -> int:
+        """Threads asked to stop that have not ended yet (stuck in a detector)."""
+        self._lingering = [thread for thread in self._lingering if thread.is_alive()]
+        return len(self._lingering)
 
     def start(self) -> None:
-        """Start the processing thread (idempotent)."""
+        """Start a processing thread with a fresh state (idempotent while running)."""
         if self.running:
             return
-        self._stop.clear()
-        self._reset_state()
-        self._thread = threading.Thread(
-            target=self._run, name=f"camera_alerts.processor.{self.name}", daemon=True
+        run = _Run(self.settings)
+        run.thread = threading.Thread(
+            target=self._loop,
+            args=(run,),
+            name=f"camera_alerts.processor.{self.name}",
+            daemon=True,
         )
-        self._thread.start()
+        self._run = run
+        run.thread.start()
 
-    def stop(self) -> None:
-        """Stop the thread and wait for it; tracks in flight are ended."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=30)
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> bool:
+        """Stop the thread and wait for it; tracks in flight are ended.
+
+        Returns False when the thread (or one from an earlier stop) has not
+        ended within `timeout`: it ends by itself once its detector returns,
+        with its own stop flag and tracks, and the next `stop()` waits again.
+        """
+        run = self._run
+        run.stop.set()
+        if run.thread is not None and run.thread not in self._lingering:
+            self._lingering.append(run.thread)
+        deadline = time.monotonic() + timeout
+        for thread in self._lingering:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.lingering_threads:
+            _LOGGER.warning(
+                "Camera %s: the processor did not stop within %g s (detector "
+                "busy); it ends once the detector returns",
+                self.name,
+                timeout,
+            )
+            return False
+        return True
 
     def annotated_jpeg(self) -> bytes | None:
         """Encode the latest processed frame with its boxes drawn (blocking)."""
@@ -177,33 +241,80 @@ class CameraProcessor:
             return None
         return encode_jpeg(draw_detections(image, detections))
 
-    def _run(self) -> None:
+    def _loop(self, run: _Run) -> None:
         interval = 1.0 / self.settings.fps
         next_tick = self._clock()
-        while not self._stop.is_set():
-            frame = self.slot.get_newer(self._last_seq, timeout=min(1.0, interval * 2))
+        failures = 0
+        while not run.stop.is_set():
+            slot = self.slot
+            state = run.state
+            frame = slot.get_newer(state.last_seq, timeout=min(1.0, interval * 2))
             if frame is None:
+                if slot.closed:
+                    # Nothing will come: a closed slot never opens again.
+                    break
                 continue
-            if self._last_seq:
-                self._skipped += max(0, frame.seq - self._last_seq - 1)
-            self._last_seq = frame.seq
+            if state.last_seq:
+                state.skipped += max(0, frame.seq - state.last_seq - 1)
+            state.last_seq = frame.seq
             try:
-                result = self.process(frame)
+                result = self._process(frame, run)
             except DetectorError as err:
-                self._detector_failed(str(err))
+                self._detector_failed(str(err), run)
+            except Exception as err:  # a bug or a library failing: never die silently
+                failures += 1
+                if not self._restart_after(err, run, failures):
+                    break
+                next_tick = self._clock()
+                continue
             else:
-                if self.detector_error is not None:
-                    self._detector_recovered()
+                if run is self._run:
+                    if self.detector_error is not None:
+                        self._detector_recovered()
+                    if self.processing_error is not None:
+                        self._processing_recovered()
+                failures = 0
                 self._on_result(result)
             next_tick += interval
             wait = next_tick - self._clock()
             if wait > 0:
-                self._stop.wait(wait)
+                run.stop.wait(wait)
             else:
                 next_tick = self._clock()
-        self._end_tracks()
+        self._end_tracks(run)
 
-    def _detector_failed(self, error: str) -> None:
+    def _restart_after(self, err: Exception, run: _Run, failures: int) -> bool:
+        """End the run's tracks, say so, wait and start over; False when stopped."""
+        delay = min(RESTART_BACKOFF_MAX_S, RESTART_BACKOFF_S * 2 ** (failures - 1))
+        error = f"{type(err).__name__}: {err}"
+        _LOGGER.error(
+            "Camera %s: processing failed (%s); starting over in %.0f s",
+            self.name,
+            error,
+            delay,
+            exc_info=failures == 1,
+        )
+        try:
+            self._end_tracks(run)
+        except Exception:  # the tracks go with the state below either way
+            _LOGGER.exception("Camera %s: cannot end the tracks", self.name)
+        run.state = _RunState(self.settings)
+        if run is self._run:
+            changed = self.processing_error is None
+            self.processing_error = error
+            if changed and self._on_processing_error is not None:
+                self._on_processing_error(error)
+        return not run.stop.wait(delay)
+
+    def _processing_recovered(self) -> None:
+        _LOGGER.info("Camera %s: processing works again", self.name)
+        self.processing_error = None
+        if self._on_processing_error is not None:
+            self._on_processing_error(None)
+
+    def _detector_failed(self, error: str, run: _Run) -> None:
+        if run is not self._run:
+            return
         # A server that is down fails every frame: say so once, not 5 times a second.
         if self.detector_error is None:
             _LOGGER.warning("Camera %s: detection failed: %s", self.name, error)
@@ -220,9 +331,10 @@ class CameraProcessor:
         if self._on_detector_error is not None:
             self._on_detector_error(None)
 
-    def _end_tracks(self) -> None:
+    def _end_tracks(self, run: _Run) -> None:
         """Close every open track so listeners never keep a ghost object."""
-        events = self._tracker.end_all(self._clock())
+        state = run.state
+        events = state.tracker.end_all(self._clock())
         if not events:
             return
         width, height = events[0].frame_width, events[0].frame_height
@@ -238,46 +350,76 @@ class CameraProcessor:
                 detected=False,
                 inference_ms=None,
                 processed_fps=0.0,
-                skipped_frames=self._skipped,
-                frames_processed=self._processed,
-                frames_detected=self._detected,
+                skipped_frames=state.skipped,
+                frames_processed=state.processed,
+                frames_detected=state.detected,
+                stale=run is not self._run,
             )
         )
 
     def process(self, frame: Frame) -> ProcessorResult:
         """Run one frame through the gate, the detector and the tracker."""
+        return self._process(frame, self._run)
+
+    def _process(self, frame: Frame, run: _Run) -> ProcessorResult:
+        state = run.state
         image = frame.image
         height, width = image.shape[:2]
         now = self._clock()
-        self._processed += 1
-        self._recent.append(now)
-        motion_boxes = self._motion.update(image) if self.settings.motion_gate else []
+        state.processed += 1
+        state.recent.append(now)
+        motion_boxes = state.motion.update(image) if self.settings.motion_gate else []
         region: tuple[float, float, float, float] | None = None
-        run = not self.settings.motion_gate
+        detect = not self.settings.motion_gate
         if motion_boxes:
-            run = True
+            detect = True
             region = detection_region(
                 motion_boxes, (width, height), self.detector.input_size
             )
-        elif self._tracker.has_active_tracks() and (
-            now - self._last_detect_at >= STATIONARY_RECHECK_S
+        elif state.tracker.has_active_tracks() and (
+            now - state.last_detect_at >= STATIONARY_RECHECK_S
         ):
-            run = True
+            detect = True
         detections: list[Detection] | None = None
         inference_ms: float | None = None
-        if run:
+        if detect:
             started = time.perf_counter()
             with self._detect_lock:
                 detections = self.detector.detect(image, region=region)
             inference_ms = (time.perf_counter() - started) * 1000
-            self._last_detect_at = now
-            self._detected += 1
+            state.last_detect_at = now
+            state.detected += 1
             if self.settings.zones:
                 detections = [d for d in detections if self._zones_of(d, width, height)]
-        events = self._tracker.update(detections, now, (width, height))
+        events = state.tracker.update(detections, now, (width, height))
         camera_events = tuple(
             self._camera_event(e, image, width, height) for e in events
         )
+        stale = run is not self._run
+        if not stale:
+            self._show(image, detections, now)
+        return ProcessorResult(
+            frame_width=width,
+            frame_height=height,
+            events=camera_events,
+            counts=state.tracker.counts(),
+            motion=bool(motion_boxes),
+            detected=detect,
+            inference_ms=inference_ms,
+            processed_fps=_fps(state.recent),
+            skipped_frames=state.skipped,
+            frames_processed=state.processed,
+            frames_detected=state.detected,
+            captured_at=frame.captured_at,
+            stale=stale,
+        )
+
+    def _show(
+        self,
+        image: npt.NDArray[np.uint8],
+        detections: list[Detection] | None,
+        now: float,
+    ) -> None:
         with self._image_lock:
             # The camera entity shows the newest frame; its boxes come from the
             # last detector run while that is recent enough to still be true.
@@ -287,20 +429,6 @@ class CameraProcessor:
                 self._latest_detections_at = now
             elif now - self._latest_detections_at > BOXES_STALE_S:
                 self._latest_detections = []
-        return ProcessorResult(
-            frame_width=width,
-            frame_height=height,
-            events=camera_events,
-            counts=self._tracker.counts(),
-            motion=bool(motion_boxes),
-            detected=run,
-            inference_ms=inference_ms,
-            processed_fps=self._fps(),
-            skipped_frames=self._skipped,
-            frames_processed=self._processed,
-            frames_detected=self._detected,
-            captured_at=frame.captured_at,
-        )
 
     def _zones_of(self, detection: Detection, width: int, height: int) -> list[str]:
         box = detection.bbox
@@ -370,11 +498,12 @@ class CameraProcessor:
             self._snapshots.popleft().unlink(missing_ok=True)
         return str(path)
 
-    def _fps(self) -> float:
-        if len(self._recent) < 2:
-            return 0.0
-        span = self._recent[-1] - self._recent[0]
-        return round((len(self._recent) - 1) / span, 2) if span > 0 else 0.0
+
+def _fps(recent: deque[float]) -> float:
+    if len(recent) < 2:
+        return 0.0
+    span = recent[-1] - recent[0]
+    return round((len(recent) - 1) / span, 2) if span > 0 else 0.0
 
 
 def _image_backend(backend: ImageBackend | None) -> ImageBackend:

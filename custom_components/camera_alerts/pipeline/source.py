@@ -464,7 +464,12 @@ def _decode_with_pillow(data: bytes) -> Image:
     try:
         with PilImage.open(BytesIO(data)) as image:
             rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except (
+        UnidentifiedImageError,
+        PilImage.DecompressionBombError,
+        OSError,
+        ValueError,
+    ) as err:
         raise SourceError("Cannot decode image") from err
     if rgb.size == 0:
         raise SourceError("Cannot decode image")

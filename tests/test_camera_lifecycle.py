@@ -1,0 +1,196 @@
+"""Cameras through the whole integration when something unexpected breaks.
+
+Real clips, the real model and a Frigate that follows Frigate's API; a thin
+wrapper around the real detector makes it fail like a bug would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+import struct
+import threading
+from typing import Any
+import zlib
+
+from homeassistant.core import HomeAssistant
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from custom_components.camera_alerts.const import (
+    CONF_FRIGATE_ENABLED,
+    CONF_FRIGATE_URL,
+)
+from custom_components.camera_alerts.inference import Detection, FrameDetector
+from custom_components.camera_alerts.pipeline import (
+    processor as processor_module,
+    source as source_module,
+)
+
+from .camera_helpers import (
+    EventRecorder,
+    camera_subentry,
+    hub_entry,
+    person_clip,
+    setup_still_camera,
+    wait_until,
+)
+from .camera_sources.media import static_scene
+from .handlers.frigate_server import FakeFrigate
+
+pytestmark = pytest.mark.usefixtures("mock_host_stats")
+
+PROBLEM = "binary_sensor.camera_alerts_problem"
+
+
+@pytest.fixture(autouse=True)
+def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """Snapshots go to a temporary media folder."""
+    directory = tmp_path / "media"
+    hass.config.media_dirs = {"local": str(directory)}
+    return directory
+
+
+@pytest.fixture
+async def frigate() -> AsyncGenerator[FakeFrigate]:
+    server = FakeFrigate(cameras={"gate"})
+    await server.async_start()
+    yield server
+    await server.async_stop()
+
+
+class BreakableDetector:
+    """The camera's real detector, which raises `error` while it is set."""
+
+    def __init__(self, real: FrameDetector) -> None:
+        self.real = real
+        self.error: Exception | None = None
+        self.failures = 0
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def detect(
+        self, image: npt.NDArray[np.uint8], region: Any = None
+    ) -> list[Detection]:
+        with self.lock:
+            if self.error is not None:
+                self.failures += 1
+                raise self.error
+        return self.real.detect(image, region=region)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_unexpected_processing_error_ends_tracks_and_recovers(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    frigate: FakeFrigate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in the middle of a track: `end`, presence off, Frigate closed, a problem; then back."""
+    monkeypatch.setattr(processor_module, "RESTART_BACKOFF_S", 0.2)
+    entry = hub_entry(
+        camera_subentry("Gate", url=str(person_clip(tmp_path)), frigate_camera="gate")
+    )
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_FRIGATE_ENABLED: True, CONF_FRIGATE_URL: frigate.url}
+    )
+    recorder = EventRecorder(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = entry.runtime_data
+    camera = runtime.cameras["camera_gate"]
+    detector = BreakableDetector(camera.processor.detector)
+    camera.processor.detector = detector  # type: ignore[assignment]
+    presence = "binary_sensor.gate_person_detected"
+    try:
+        await wait_until(lambda: bool(recorder.of_type("new")), guard=60)
+        await wait_until(lambda: hass.states.get(presence).state == "on")
+        await wait_until(lambda: len(frigate.events) == 1)
+        with detector.lock:
+            detector.error = ZeroDivisionError("a bug in a library")
+        [new] = recorder.of_type("new")
+
+        await wait_until(
+            lambda: any(e["event_id"] == new["event_id"] for e in recorder.of_type("end"))
+        )
+        await wait_until(lambda: hass.states.get(PROBLEM).state == "on")
+        assert hass.states.get(PROBLEM).attributes["problems"] == ["processing_failed:Gate"]
+        # "Nobody there" would be a guess while detection cannot run.
+        assert hass.states.get(presence).state == "unavailable"
+        assert camera.coordinator.data.counts == {}
+        await wait_until(
+            lambda: all(e.end_time is not None for e in frigate.events.values())
+        )
+        status = runtime.status_document()
+        assert status["cameras"]["Gate"]["processing_error"] == (
+            "ZeroDivisionError: a bug in a library"
+        )
+        # It keeps trying (with a pause), without a new thread per try.
+        failures = detector.failures
+        await wait_until(lambda: detector.failures > failures)
+        assert camera.running
+
+        with detector.lock:
+            detector.error = None
+        await wait_until(lambda: hass.states.get(PROBLEM).state == "off")
+        assert hass.states.get(presence).state in ("on", "off")
+        assert camera.coordinator.data.processing_error is None
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+        recorder.close()
+    tracks: dict[str, list[str]] = {}
+    for event in recorder.events:
+        tracks.setdefault(event["event_id"], []).append(event["type"])
+    for kinds in tracks.values():
+        assert kinds[0] == "new"
+        assert kinds[-1] == "end"
+        assert kinds.count("end") == 1
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares a huge 1-bit image (Pillow refuses it as a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_camera_entity_image_that_breaks_pillow(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera entity serving an image Pillow refuses: down with a reason, then back."""
+    monkeypatch.setattr(source_module, "HAVE_OPENCV", False)
+    still = await setup_still_camera(hass, next(static_scene((320, 180), 1)))
+    good = still.jpeg
+    entry = hub_entry(camera_subentry("Still", entity="camera.still"))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    connectivity = "binary_sensor.still_connectivity"
+    try:
+        await wait_until(lambda: hass.states.get(connectivity).state == "on")
+
+        still.jpeg = _png_header_only(20_000, 20_000)
+        await wait_until(lambda: hass.states.get(connectivity).state == "off")
+        assert hass.states.get(connectivity).attributes["last_error"] == (
+            "Cannot decode image"
+        )
+
+        still.jpeg = good
+        await wait_until(lambda: hass.states.get(connectivity).state == "on")
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
