@@ -126,7 +126,8 @@ async def test_add_camera_errors(
     entry = hub_entry(camera_subentry("Gate", url=str(clip)))
     entry.add_to_hass(hass)
     with patch(
-        "custom_components.camera_alerts.runtime.CameraAlertsRuntime._async_add_camera"
+        "custom_components.camera_alerts.runtime.CameraAlertsRuntime._async_camera_detector",
+        return_value=None,
     ):
         assert await hass.config_entries.async_setup(entry.entry_id)
     if overrides.get(CONF_STREAM_URL) == "CLIP":
@@ -184,7 +185,8 @@ async def test_reconfigure_keeps_hidden_credentials(hass: HomeAssistant, tmp_pat
     entry = hub_entry(camera_subentry("Gate", url=str(clip)))
     entry.add_to_hass(hass)
     with patch(
-        "custom_components.camera_alerts.runtime.CameraAlertsRuntime._async_add_camera"
+        "custom_components.camera_alerts.runtime.CameraAlertsRuntime._async_camera_detector",
+        return_value=None,
     ):
         assert await hass.config_entries.async_setup(entry.entry_id)
     subentry = next(iter(entry.subentries.values()))

@@ -6,27 +6,38 @@ wrapper around the real detector makes it fail like a bug would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
+from datetime import timedelta
 from pathlib import Path
 import struct
 import threading
 from typing import Any
 import zlib
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import numpy as np
 import numpy.typing as npt
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.camera_alerts.camera_runtime import CameraRuntime
 from custom_components.camera_alerts.const import (
     CONF_FRIGATE_ENABLED,
     CONF_FRIGATE_URL,
 )
-from custom_components.camera_alerts.inference import Detection, FrameDetector
+from custom_components.camera_alerts.inference import (
+    Detection,
+    FrameDetector,
+    RemoteServerError,
+)
 from custom_components.camera_alerts.pipeline import (
     processor as processor_module,
     source as source_module,
 )
+from custom_components.camera_alerts.runtime import CameraAlertsRuntime
 
 from .camera_helpers import (
     EventRecorder,
@@ -34,6 +45,7 @@ from .camera_helpers import (
     hub_entry,
     person_clip,
     setup_still_camera,
+    static_clip,
     wait_until,
 )
 from .camera_sources.media import static_scene
@@ -194,3 +206,107 @@ async def test_camera_entity_image_that_breaks_pillow(
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+class WaitingCamera:
+    """Make camera `name` wait for its "inference server", then load it on a signal.
+
+    The first load fails like an unreachable server (the camera waits and is
+    retried every 30 s); the retry's load waits for `may_load`.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+        self.name = name
+        self.may_load = asyncio.Event()
+        self.loading = asyncio.Event()
+        self.calls = 0
+        real = CameraAlertsRuntime._async_load_detector
+
+        async def load(runtime: CameraAlertsRuntime, data: dict[str, Any]) -> Any:
+            if data["name"] == self.name:
+                self.calls += 1
+                if self.calls == 1:
+                    raise RemoteServerError("Cannot reach the inference server")
+                self.loading.set()
+                await self.may_load.wait()
+            return await real(runtime, data)
+
+        monkeypatch.setattr(CameraAlertsRuntime, "_async_load_detector", load)
+
+
+def _processor_threads() -> list[threading.Thread]:
+    return [
+        t for t in threading.enumerate() if t.name.startswith("camera_alerts.processor")
+    ]
+
+
+async def _retry_now(hass: HomeAssistant) -> None:
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await asyncio.sleep(0)
+
+
+async def test_unload_while_the_retry_loads_a_waiting_camera(
+    hass: HomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry finishes loading while unload stops the running cameras: all stop."""
+    waiting = WaitingCamera(monkeypatch, "Late")
+    clip = str(static_clip(tmp_path))
+    entry = hub_entry(camera_subentry("Early", url=clip), camera_subentry("Late", url=clip))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = entry.runtime_data
+    assert set(runtime.cameras) == {"camera_early"}
+    early = runtime.cameras["camera_early"]
+    real_shutdown = early.async_shutdown
+
+    async def shutdown_while_the_retry_ends() -> None:
+        # The retry's load ends while unload is inside its loop over the cameras.
+        waiting.may_load.set()
+        await wait_until(lambda: not runtime._retrying or "camera_late" in runtime.cameras)
+        await real_shutdown()
+
+    early.async_shutdown = shutdown_while_the_retry_ends  # type: ignore[method-assign]
+    await _retry_now(hass)
+    await wait_until(waiting.loading.is_set)
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert not early.running
+    assert _processor_threads() == []
+
+
+async def test_unload_while_the_retry_starts_a_camera(
+    hass: HomeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A camera the retry is starting when unload begins is stopped with the rest."""
+    waiting = WaitingCamera(monkeypatch, "Late")
+    waiting.may_load.set()
+    starting = asyncio.Event()
+    may_start = asyncio.Event()
+    real_start = CameraRuntime.async_start
+
+    async def start(camera: CameraRuntime) -> None:
+        if camera.name == "Late":
+            starting.set()
+            await may_start.wait()
+        await real_start(camera)
+
+    monkeypatch.setattr(CameraRuntime, "async_start", start)
+    clip = str(static_clip(tmp_path))
+    entry = hub_entry(camera_subentry("Early", url=clip), camera_subentry("Late", url=clip))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = entry.runtime_data
+    await _retry_now(hass)
+    await wait_until(starting.is_set)
+
+    unload = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+    await wait_until(lambda: runtime._stopped)
+    may_start.set()
+    assert await unload
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert not any(camera.running for camera in runtime.cameras.values())
+    assert _processor_threads() == []

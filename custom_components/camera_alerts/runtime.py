@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 import threading
@@ -94,6 +95,9 @@ class CameraAlertsRuntime:
         self._waiting: dict[str, ConfigSubentry] = {}
         self._retrying = False
         self._stopped = False
+        # Adding, starting and stopping cameras never interleave: the retry of
+        # waiting cameras may run while the entry unloads.
+        self._lifecycle = asyncio.Lock()
         self._remote_issue = LastingProblemIssue(
             hass,
             REMOTE_ISSUE_ID,
@@ -135,17 +139,21 @@ class CameraAlertsRuntime:
         )
         for board in self.serial_boards.values():
             await board.async_start()
-        for subentry in self.entry.subentries.values():
-            if subentry.subentry_type == SUBENTRY_CAMERA:
-                await self._async_add_camera(subentry)
-        self._unsubscribers.append(
-            async_track_time_interval(
-                self.hass, self._async_retry_waiting, REMOTE_RETRY_INTERVAL
+        async with self._lifecycle:
+            for subentry in self.entry.subentries.values():
+                if subentry.subentry_type != SUBENTRY_CAMERA:
+                    continue
+                detector = await self._async_camera_detector(subentry)
+                if detector is not None:
+                    self._add_camera(subentry, detector)
+            self._unsubscribers.append(
+                async_track_time_interval(
+                    self.hass, self._async_retry_waiting, REMOTE_RETRY_INTERVAL
+                )
             )
-        )
-        self.running = True
-        for camera in self.cameras.values():
-            await camera.async_start()
+            self.running = True
+            for camera in list(self.cameras.values()):
+                await camera.async_start()
         self.startup_completed = True
         self._publish()
         LOGGER.debug("Camera Alerts runtime started with %d cameras", len(self.cameras))
@@ -155,8 +163,10 @@ class CameraAlertsRuntime:
         self.running = False
         self._stopped = True
         self._remote_issue.async_resolved()
-        for camera in self.cameras.values():
-            await camera.async_shutdown()
+        # Waits for a camera the retry is starting, so it is stopped too.
+        async with self._lifecycle:
+            for camera in list(self.cameras.values()):
+                await camera.async_shutdown()
         for board in self.serial_boards.values():
             await board.async_stop()
         while self._unsubscribers:
@@ -167,8 +177,10 @@ class CameraAlertsRuntime:
         await self.host.async_shutdown()
         await self.status.async_shutdown()
 
-    async def _async_add_camera(self, subentry: ConfigSubentry) -> CameraRuntime | None:
-        """Load the camera's detector and create its runtime; None when it cannot run."""
+    async def _async_camera_detector(
+        self, subentry: ConfigSubentry
+    ) -> FrameDetector | None:
+        """Load the camera's detector; None (and why, as a problem) when it cannot run."""
         try:
             detector = await self._async_load_detector(dict(subentry.data))
         except RemoteServerError as err:
@@ -199,6 +211,13 @@ class CameraAlertsRuntime:
                 translation_placeholders={"error": str(err)},
             )
             return None
+        return detector
+
+    @callback
+    def _add_camera(
+        self, subentry: ConfigSubentry, detector: FrameDetector
+    ) -> CameraRuntime:
+        """Create the runtime of a camera whose detector loaded."""
         if self._waiting.pop(subentry.subentry_id, None) is not None:
             LOGGER.info(
                 "Camera %s: the inference server answers", subentry.data["name"]
@@ -220,26 +239,30 @@ class CameraAlertsRuntime:
 
     async def _async_retry_waiting(self, _now: datetime) -> None:
         """Try the inference server again for cameras that wait for it."""
-        if self._retrying or not self._waiting:
+        if self._retrying or not self._waiting or self._stopped:
             return
         self._retrying = True
         try:
             for subentry in list(self._waiting.values()):
-                camera = await self._async_add_camera(subentry)
-                if camera is None:
+                detector = await self._async_camera_detector(subentry)
+                if detector is None:
                     continue
                 if self._stopped:
-                    await camera.async_shutdown()
                     return
-                if self.running:
-                    await camera.async_start()
+                async with self._lifecycle:
+                    if self._stopped:
+                        return
+                    camera = self._add_camera(subentry, detector)
+                    if self.running:
+                        await camera.async_start()
                 # The platforms add the late camera's entities.
                 async_dispatcher_send(
                     self.hass, camera_added_signal(self.entry.entry_id), camera
                 )
         finally:
             self._retrying = False
-            self._publish()
+            if not self._stopped:
+                self._publish()
 
     async def _async_load_detector(
         self, subentry_data: dict[str, Any]
@@ -270,10 +293,13 @@ class CameraAlertsRuntime:
 
     async def _async_set_processing(self, camera: str | None, *, running: bool) -> None:
         selected = self._select(camera)
-        if camera is None:
-            self.running = running
-        for runtime in selected:
-            await (runtime.async_start() if running else runtime.async_stop())
+        async with self._lifecycle:
+            if self._stopped:
+                return
+            if camera is None:
+                self.running = running
+            for runtime in selected:
+                await (runtime.async_start() if running else runtime.async_stop())
         self._publish()
 
     async def async_restart(self, camera: str | None = None) -> None:
