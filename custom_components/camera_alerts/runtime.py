@@ -237,6 +237,9 @@ class CameraAlertsRuntime:
         )
         return camera
 
+    def _shutting_down(self) -> bool:
+        return self._stopped
+
     async def _async_retry_waiting(self, _now: datetime) -> None:
         """Try the inference server again for cameras that wait for it."""
         if self._retrying or not self._waiting or self._stopped:
@@ -247,10 +250,11 @@ class CameraAlertsRuntime:
                 detector = await self._async_camera_detector(subentry)
                 if detector is None:
                     continue
-                if self._stopped:
+                # Unload may have begun while the detector loaded.
+                if self._shutting_down():
                     return
                 async with self._lifecycle:
-                    if self._stopped:
+                    if self._shutting_down():
                         return
                     camera = self._add_camera(subentry, detector)
                     if self.running:
