@@ -12,6 +12,7 @@ import pytest
 
 from custom_components.camera_alerts.inference import (
     DEFAULT_MODEL_PATH,
+    Detector,
     DetectorError,
     InvalidModelError,
     ModelNotFoundError,
@@ -689,21 +690,22 @@ def test_replaced_file_gets_a_new_session(tmp_path: Path) -> None:
 
 def test_concurrent_loads_create_one_session(tmp_path: Path) -> None:
     path = constant_model(tmp_path / "m.onnx", {"output0": yolov8_output()})
-    sessions: list[object] = []
+    # The detectors are kept, as cameras keep theirs: a model is shared while used.
+    detectors: list[Detector] = []
     lock = threading.Lock()
 
     def load() -> None:
         detector = load_detector(path, warmup=False)
         with lock:
-            sessions.append(detector.session)
+            detectors.append(detector)
 
     threads = [threading.Thread(target=load) for _ in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(sessions) == 6
-    assert len({id(s) for s in sessions}) == 1
+    assert len(detectors) == 6
+    assert len({id(d.session) for d in detectors}) == 1
 
 
 def test_default_threads() -> None:

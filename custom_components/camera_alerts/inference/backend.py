@@ -19,6 +19,7 @@ from pathlib import Path
 import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
+import weakref
 
 from .adapters import ModelInfo
 from .errors import (
@@ -80,9 +81,13 @@ class SessionOptions:
         return options
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class LoadedSession:
-    """A session and what it says about its model."""
+    """A session and what it says about its model.
+
+    Detectors hold it; the model caches only refer to it weakly, so the model
+    and its memory go once no detector uses them.
+    """
 
     path: Path
     # onnxruntime.InferenceSession (untyped package), OpenVinoSession or RemoteSession:
@@ -154,12 +159,16 @@ class ModelCache[O: Hashable]:
     The key includes the file's size and modification time, so a model
     replaced on disk is loaded afresh (and the stale entry dropped). Loading
     happens outside the cache lock, but only once per key: a second caller for
-    the same key waits for the first.
+    the same key waits for the first. Entries are weak: a model stays while a
+    detector uses it (every camera shares it) and is released with the last
+    one, so models tried in a flow, replaced, or of a removed entry do not pile up.
     """
 
     def __init__(self, create: Callable[[Path, O], LoadedSession]) -> None:
         self._create = create
-        self._cache: dict[tuple[str, int, int, O], LoadedSession] = {}
+        self._cache: weakref.WeakValueDictionary[
+            tuple[str, int, int, O], LoadedSession
+        ] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
         self._load_locks: dict[tuple[str, int, int, O], threading.Lock] = {}
         with _caches_lock:
@@ -183,10 +192,12 @@ class ModelCache[O: Hashable]:
             loaded = self._create(path, options)
             with self._lock:
                 stale = [
-                    k for k in self._cache if k[0] == key[0] and k[1:3] != key[1:3]
+                    k
+                    for k in list(self._cache.keys())
+                    if k[0] == key[0] and k[1:3] != key[1:3]
                 ]
                 for old in stale:
-                    del self._cache[old]
+                    self._cache.pop(old, None)
                 self._cache[key] = loaded
                 self._load_locks.pop(key, None)
             return loaded
