@@ -8,8 +8,10 @@ from homeassistant.helpers import device_registry as dr
 import homeassistant.helpers.config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .camera_runtime import snapshot_dir
+from .const import CONF_NAME, DOMAIN, SUBENTRY_CAMERA
 from .entity import hub_device_info
+from .pipeline.retention import remove_snapshot_folder
 from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime
 from .services import async_setup_services
 
@@ -59,11 +61,25 @@ async def async_unload_entry(hass: HomeAssistant, entry: CameraAlertsConfigEntry
 
 async def _async_entry_updated(hass: HomeAssistant, entry: CameraAlertsConfigEntry) -> None:
     """Reload the entry so a changed setting or subentry takes effect."""
+    runtime = entry.runtime_data
     removed_boards = [
         board
-        for subentry_id, board in entry.runtime_data.serial_boards.items()
+        for subentry_id, board in runtime.serial_boards.items()
         if subentry_id not in entry.subentries
     ]
+    # A removed camera's snapshots go with it (unless a remaining camera shares its folder).
+    kept_folders = {
+        snapshot_dir(hass, subentry.data[CONF_NAME])
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_CAMERA
+    }
+    removed_folders = {
+        snapshot_dir(hass, subentry.data[CONF_NAME])
+        for subentry_id, subentry in runtime.camera_subentries.items()
+        if subentry_id not in entry.subentries
+    } - kept_folders
     await hass.config_entries.async_reload(entry.entry_id)
     for board in removed_boards:
         await board.async_remove()
+    for folder in removed_folders:
+        await hass.async_add_executor_job(remove_snapshot_folder, folder)

@@ -30,6 +30,7 @@ from .const import (
     DOMAIN,
     EVENT_DETECTION,
     LOGGER,
+    MAX_SNAPSHOT_AGE,
     MAX_SNAPSHOTS_PER_CAMERA,
 )
 from .coordinator import CameraCoordinator
@@ -67,6 +68,12 @@ def parse_label_scores(raw: str) -> dict[str, float]:
             raise ValueError(f"score for {label.strip()} must be in (0, 1]")
         scores[label.strip()] = score
     return scores
+
+
+def snapshot_dir(hass: HomeAssistant, camera_name: str) -> Path:
+    """Return the media folder that holds a camera's snapshots."""
+    media = Path(hass.config.media_dirs.get("local", hass.config.path("media")))
+    return media / DOMAIN / slugify(camera_name)
 
 
 def camera_added_signal(entry_id: str) -> str:
@@ -137,12 +144,9 @@ class CameraRuntime:
                 },
                 zones=parse_zones(data.get(CONF_ZONES)),
                 motion_mask=parse_mask(data.get(CONF_MOTION_MASK)),
-                snapshot_dir=Path(
-                    hass.config.media_dirs.get("local", hass.config.path("media"))
-                )
-                / DOMAIN
-                / self.slug,
+                snapshot_dir=snapshot_dir(hass, self.name),
                 max_snapshots=MAX_SNAPSHOTS_PER_CAMERA,
+                max_snapshot_age_s=MAX_SNAPSHOT_AGE.total_seconds(),
             ),
             on_result=self._result_from_thread,
             detect_lock=detect_lock,

@@ -79,7 +79,9 @@ CONF_FRIGATE_CAMERA: Final = "frigate_camera"
 DEFAULT_FPS: Final = 5.0
 DEFAULT_MIN_SCORE: Final = 0.5
 DEFAULT_LABELS: Final = ("person",)
+# Snapshots each camera keeps (in its media folder), across restarts.
 MAX_SNAPSHOTS_PER_CAMERA: Final = 100
+MAX_SNAPSHOT_AGE: Final = timedelta(days=7)
 
 # Serial subentry data.
 CONF_PORT: Final = "port"

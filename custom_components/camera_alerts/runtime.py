@@ -106,6 +106,12 @@ class CameraAlertsRuntime:
             lambda: {"error": self._remote_error() or ""},
         )
         self.cameras: dict[str, CameraRuntime] = {}
+        # Every camera of the entry as set up, running or not (for cleanup on removal).
+        self.camera_subentries: dict[str, ConfigSubentry] = {
+            subentry.subentry_id: subentry
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_CAMERA
+        }
         self.serial_boards: dict[str, SerialBoardRuntime] = {
             subentry.subentry_id: SerialBoardRuntime(hass, subentry)
             for subentry in entry.subentries.values()

@@ -31,6 +31,12 @@ except ImportError:  # musl: no OpenCV wheel; Pillow below
 
 from ..inference import BoundingBox, Detection, DetectorError, FrameDetector, preprocess
 from .motion import MotionGate, detection_region
+from .retention import (
+    DEFAULT_MAX_AGE_S,
+    DEFAULT_MAX_SNAPSHOTS,
+    RetentionPolicy,
+    SnapshotStore,
+)
 from .source import Frame, FrameSlot
 from .tracker import Tracker, TrackEvent
 from .zones import Point, Zone, zones_for_box
@@ -46,6 +52,8 @@ BOXES_STALE_S = 2.0
 JPEG_QUALITY: Final = 85
 # Pixel size of the label text with Pillow: about OpenCV's Hershey simplex at 0.5.
 _LABEL_SIZE: Final = 13
+# Old snapshots are also looked for this often while a camera runs without events.
+SNAPSHOT_PRUNE_INTERVAL_S: Final = 3600.0
 # How long `stop()` waits for the thread (a detector stuck on a hung server).
 STOP_TIMEOUT_S: Final = 30.0
 # After an unexpected error the run starts over after this long, doubling up
@@ -66,7 +74,8 @@ class ProcessorSettings:
     zones: tuple[Zone, ...] = ()
     motion_mask: tuple[tuple[Point, ...], ...] = ()
     snapshot_dir: Path | None = None
-    max_snapshots: int = 100
+    max_snapshots: int = DEFAULT_MAX_SNAPSHOTS
+    max_snapshot_age_s: float = DEFAULT_MAX_AGE_S
     motion_gate: bool = True
 
 
@@ -174,7 +183,14 @@ class CameraProcessor:
         self._latest_image: npt.NDArray[np.uint8] | None = None
         self._latest_detections: list[Detection] = []
         self._latest_detections_at = float("-inf")
-        self._snapshots: deque[Path] = deque()
+        self.snapshots: SnapshotStore | None = (
+            None
+            if settings.snapshot_dir is None
+            else SnapshotStore(
+                settings.snapshot_dir,
+                RetentionPolicy(settings.max_snapshots, settings.max_snapshot_age_s),
+            )
+        )
 
     @property
     def _motion(self) -> MotionGate:
@@ -245,7 +261,12 @@ class CameraProcessor:
         interval = 1.0 / self.settings.fps
         next_tick = self._clock()
         failures = 0
+        pruned_at = float("-inf")
         while not run.stop.is_set():
+            if self._clock() - pruned_at >= SNAPSHOT_PRUNE_INTERVAL_S:
+                # What earlier runs left counts too: the bound holds across restarts.
+                pruned_at = self._clock()
+                self._prune_snapshots()
             slot = self.slot
             state = run.state
             frame = slot.get_newer(state.last_seq, timeout=min(1.0, interval * 2))
@@ -456,11 +477,7 @@ class CameraProcessor:
             box["height"] / height,
         )
         snapshot = None
-        if (
-            event.type == "new"
-            and image is not None
-            and self.settings.snapshot_dir is not None
-        ):
+        if event.type == "new" and image is not None and self.snapshots is not None:
             snapshot = self._save_snapshot(event, image)
         return CameraEvent(
             type=str(event.type),
@@ -477,26 +494,32 @@ class CameraProcessor:
     def _save_snapshot(
         self, event: TrackEvent, image: npt.NDArray[np.uint8]
     ) -> str | None:
-        assert self.settings.snapshot_dir is not None
-        directory = self.settings.snapshot_dir
+        assert self.snapshots is not None
+        drawn = draw_detections(
+            image, [Detection(event.class_id, event.label, event.score, event.bbox)]
+        )
+        data = encode_jpeg(drawn)
+        if data is None:
+            return None
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"{event.event_id}.jpg"
-            drawn = draw_detections(
-                image,
-                [Detection(event.class_id, event.label, event.score, event.bbox)],
-            )
-            data = encode_jpeg(drawn)
-            if data is None:
-                return None
-            path.write_bytes(data)
+            path = self.snapshots.save(f"{event.event_id}.jpg", data)
         except OSError as err:
             _LOGGER.warning("Camera %s: cannot save snapshot: %s", self.name, err)
             return None
-        self._snapshots.append(path)
-        while len(self._snapshots) > self.settings.max_snapshots:
-            self._snapshots.popleft().unlink(missing_ok=True)
         return str(path)
+
+    def _prune_snapshots(self) -> None:
+        if self.snapshots is None:
+            return
+        try:
+            removed = self.snapshots.prune()
+        except OSError as err:  # an unreadable folder must not stop detection
+            _LOGGER.warning("Camera %s: cannot prune snapshots: %s", self.name, err)
+            return
+        if removed:
+            _LOGGER.debug(
+                "Camera %s: removed %d old snapshot(s)", self.name, len(removed)
+            )
 
 
 def _fps(recent: deque[float]) -> float:
