@@ -110,6 +110,48 @@ async def test_every_event_arrives_with_key_body_and_id(
     assert not (tmp_path / "outbox.jsonl").exists()
 
 
+async def test_unroutable_messages_count_as_failed(
+    tmp_path: Path, exchange_name: str
+) -> None:
+    """Published mandatory: a message no queue takes is failed, not sent, and blocks nothing."""
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True, auto_delete=False
+    )
+    # A consumer that only wants people.
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="*.person.*")
+    people = Consumer()
+    await queue.consume(people.on_message, no_ack=True)
+    sink = AmqpSink(RABBITMQ_URL, exchange_name, tmp_path / "outbox.jsonl")
+    dispatcher = Dispatcher([sink])
+    await dispatcher.async_start()
+    events = [
+        *track_events(1, camera="Gate", label="person"),
+        *track_events(1, camera="Gate", label="car"),
+        *track_events(1, camera="Gate", label="person"),
+    ]
+    try:
+        for event in events:
+            dispatcher.dispatch(event)
+        await people.wait_for(6)
+        async with asyncio.timeout(20):
+            while sink.state.sent + sink.state.failed < len(events):
+                await asyncio.sleep(0.02)
+    finally:
+        await dispatcher.async_stop()
+        await exchange.delete()
+        await connection.close()
+
+    assert [json.loads(m.body)["label"] for m in people.messages] == ["person"] * 6
+    status = sink.status()
+    assert (status["sent"], status["failed"]) == (6, 3)
+    assert status["outbox_size"] == 0
+    assert status["connected"] is False  # stopped
+    assert "gate.car.new" in status["last_error"]
+
+
 async def test_broker_outage_loses_nothing(
     tmp_path: Path, exchange_name: str, consumer: Consumer
 ) -> None:

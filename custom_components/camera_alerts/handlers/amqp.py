@@ -27,6 +27,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from aiormq.abc import DeliveredMessage
 import aiormq.exceptions
 from homeassistant.core import callback
 from homeassistant.util import slugify
@@ -117,6 +118,7 @@ class AmqpSink(BufferedSink):
         self._connection: AbstractRobustConnection | None = None
         self._exchange: AbstractExchange | None = None
         self._problem_logged = False
+        self._unroutable_keys: set[str] = set()
 
     @property
     def safe_url(self) -> str:
@@ -253,7 +255,13 @@ class AmqpSink(BufferedSink):
                 delay = min(delay * 2, self._retry_max)
 
     async def _async_publish_window(self, exchange: AbstractExchange) -> None:
-        """Publish up to `window` records; remove the confirmed prefix, raise on failure."""
+        """Publish up to `window` records; remove the settled prefix, raise on failure.
+
+        Messages are mandatory: the broker returns one that no queue takes
+        (its confirm alone would say nothing about that). A returned message is
+        settled as failed, not retried: resending cannot route it, and it would
+        hold back every later event.
+        """
         records = self.outbox.peek(self._window)
         async with asyncio.timeout(self._publish_timeout):
             results = await asyncio.gather(
@@ -261,29 +269,50 @@ class AmqpSink(BufferedSink):
                     exchange.publish(
                         build_message(record),
                         routing_key=routing_key(record.event),
-                        mandatory=False,
+                        mandatory=True,
                     )
                     for record in records
                 ),
                 return_exceptions=True,
             )
-        confirmed: OutboxRecord | None = None
+        settled: OutboxRecord | None = None
+        returned: list[OutboxRecord] = []
         failure: BaseException | None = None
         for record, result in zip(records, results, strict=True):
             if isinstance(result, BaseException):
                 failure = result
                 break
-            if not isinstance(result, Basic.Ack):
+            if isinstance(result, DeliveredMessage):
+                returned.append(record)
+            elif not isinstance(result, Basic.Ack):
                 failure = UnconfirmedError(f"broker answered {type(result).__name__}")
                 break
-            confirmed = record
-        if confirmed is not None:
-            removed = self.outbox.ack(confirmed.seq)
+            settled = record
+        if settled is not None:
+            removed = self.outbox.ack(settled.seq)
             self._sync_counters()
-            self._record_success(removed)
+            if removed > len(returned):
+                self._record_success(removed - len(returned))
+            if returned:
+                self._note_returned(returned)
         if failure is not None:
             # Later records of the window are resent too (same message ids): order wins.
             raise failure
+
+    def _note_returned(self, returned: list[OutboxRecord]) -> None:
+        keys = sorted({routing_key(record.event) for record in returned})
+        message = f"no queue takes routing key {', '.join(keys)} (message returned)"
+        self._record_error(message, failed=len(returned))
+        new_keys = set(keys) - self._unroutable_keys
+        if new_keys:
+            # Once per routing key: a consumer may simply not care about a label.
+            self._unroutable_keys |= new_keys
+            _LOGGER.warning(
+                "RabbitMQ exchange %s has no queue for %s; those events are counted "
+                "as failed",
+                self._exchange_name,
+                ", ".join(sorted(new_keys)),
+            )
 
     def _async_note_problem(self, err: BaseException) -> None:
         message = redact(f"{type(err).__name__}: {err}", self._secrets)
