@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 import json
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -147,6 +149,88 @@ async def test_unplug_and_replug(hass: HomeAssistant, board: PtyBoard) -> None:
     board.write(_line({"temperature": 23.0}))
     await wait_until(lambda: hass.states.get("sensor.garden_temperature").state == "23.0")
     assert entry.runtime_data is runtime  # no reload
+
+
+class StateWrites:
+    """Count every state write (changed or only reported) per entity."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.counts: dict[str, int] = {}
+        self._unsubs = [
+            hass.bus.async_listen(event_type, self._count, event_filter=self._any)
+            for event_type in (EVENT_STATE_CHANGED, EVENT_STATE_REPORTED)
+        ]
+
+    @staticmethod
+    @callback
+    def _any(_data: Any) -> bool:
+        return True
+
+    @callback
+    def _count(self, event: Event) -> None:
+        entity_id = event.data["entity_id"]
+        self.counts[entity_id] = self.counts.get(entity_id, 0) + 1
+
+    def close(self) -> None:
+        for unsub in self._unsubs:
+            unsub()
+
+
+async def test_repeated_values_and_garbage_write_little(
+    hass: HomeAssistant, board: PtyBoard
+) -> None:
+    """A board repeating itself writes no state; a flood of garbage a throttled few."""
+    entry = await _setup(hass, board)
+    state = next(iter(entry.runtime_data.serial_boards.values())).state
+    reading = {"temperature": 21.4, "door": "open", "motion": True}
+    board.write(_line(reading))
+    await wait_until(lambda: hass.states.get("binary_sensor.garden_motion") is not None)
+    lines = state.lines_total
+    writes = StateWrites(hass)
+    for _ in range(200):
+        board.write(_line(reading))
+    await wait_until(lambda: state.lines_total == lines + 200)
+    await hass.async_block_till_done()
+    for entity_id in (
+        "sensor.garden_temperature",
+        "sensor.garden_door",
+        "binary_sensor.garden_motion",
+        "binary_sensor.garden_connectivity",
+        "sensor.garden_bad_lines",
+    ):
+        assert writes.counts.get(entity_id, 0) == 0, entity_id
+
+    for _ in range(200):
+        board.write(b"\xff\xfe garbage\n")
+    await wait_until(lambda: state.errors_total == 200)
+    # The last count is written after the pause, whatever came in between.
+    await wait_until(lambda: hass.states.get("sensor.garden_bad_lines").state == "200")
+    assert writes.counts["sensor.garden_bad_lines"] <= 10
+    writes.close()
+
+    board.write(_line({**reading, "temperature": 21.5}))
+    await wait_until(lambda: hass.states.get("sensor.garden_temperature").state == "21.5")
+
+
+async def test_problem_follows_the_board_at_once(
+    hass: HomeAssistant, board: PtyBoard
+) -> None:
+    """`Problem` drops `serial_disconnected` as soon as the board is back."""
+    await _setup(hass, board)
+    await hass.async_block_till_done()
+    problem = "binary_sensor.camera_alerts_problem"
+    assert hass.states.get(problem).attributes["problems"] == []
+
+    board.unplug()
+    await wait_until(lambda: hass.states.get("binary_sensor.garden_connectivity").state == "off")
+    await hass.async_block_till_done()
+    assert hass.states.get(problem).attributes["problems"] == ["serial_disconnected:Garden"]
+
+    board.plug()
+    await wait_until(lambda: hass.states.get("binary_sensor.garden_connectivity").state == "on")
+    await hass.async_block_till_done()
+    assert hass.states.get(problem).attributes["problems"] == []
+    assert hass.states.get(problem).state == "off"
 
 
 async def test_send_serial(hass: HomeAssistant, board: PtyBoard) -> None:

@@ -113,7 +113,8 @@ class CameraAlertsRuntime:
             if subentry.subentry_type == SUBENTRY_CAMERA
         }
         self.serial_boards: dict[str, SerialBoardRuntime] = {
-            subentry.subentry_id: SerialBoardRuntime(hass, subentry)
+            # Problem follows a board's connection at once.
+            subentry.subentry_id: SerialBoardRuntime(hass, subentry, self._publish)
             for subentry in entry.subentries.values()
             if subentry.subentry_type == SUBENTRY_SERIAL
         }

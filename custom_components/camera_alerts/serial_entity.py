@@ -17,10 +17,11 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.components.sensor.const import DEVICE_CLASS_UNITS
 from homeassistant.const import EntityCategory
-from homeassistant.core import callback
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 
 from .const import DOMAIN
 from .runtime import CameraAlertsConfigEntry
@@ -29,6 +30,8 @@ from .serial_runtime import SerialBoardRuntime
 
 # At 1,000 lines/s the last-message time would be a state write per line.
 LAST_MESSAGE_MIN_INTERVAL_S = 5.0
+# A board sending garbage many times a second: the counter is written this often at most.
+ERRORS_MIN_INTERVAL_S = 5.0
 
 
 def _sensor_device_class(key: KeyState) -> SensorDeviceClass | None:
@@ -65,6 +68,7 @@ class SerialEntity(Entity):
     def __init__(self, board: SerialBoardRuntime, unique_suffix: str) -> None:
         """Attach to the board's device."""
         self.board = board
+        self._written_connected: bool | None = None
         self._attr_unique_id = f"{board.subentry.subentry_id}_{unique_suffix}"
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, board.subentry.subentry_id)},
@@ -84,9 +88,18 @@ class SerialEntity(Entity):
 
     @callback
     def _on_update(self, changed: frozenset[str]) -> None:
-        # An empty set is a connection change: every entity's availability moved.
-        if not changed or self._wants(changed):
+        # A board repeating the same values changes nothing: no state write (and
+        # no recorder row) unless this entity's value or the connection moved.
+        if self.board.state.connected != self._written_connected or self._wants(
+            changed
+        ):
             self.async_write_ha_state()
+
+    @callback
+    def async_write_ha_state(self) -> None:
+        """Write the state, remembering the connection it showed."""
+        self._written_connected = self.board.state.connected
+        super().async_write_ha_state()
 
     def _wants(self, changed: frozenset[str]) -> bool:
         return False
@@ -195,16 +208,43 @@ class SerialErrors(SerialEntity, SensorEntity):
     def __init__(self, board: SerialBoardRuntime) -> None:
         """Attach to the board."""
         super().__init__(board, "errors")
-        self._last_total = 0
+        self._written_at = float("-inf")
+        self._pending: CALLBACK_TYPE | None = None
 
     async def async_added_to_hass(self) -> None:
         """Also follow the error counters."""
         await super().async_added_to_hass()
         self.async_on_remove(self.board.state.add_error_listener(self._on_error))
+        self.async_on_remove(self._cancel_pending)
 
     @callback
     def _on_error(self, _kind: Any) -> None:
+        # Garbage can arrive at line rate: write at once, then at most every few
+        # seconds, and once more at the end so the last count is shown.
+        if self._pending is not None:
+            return
+        wait = self._written_at + ERRORS_MIN_INTERVAL_S - self.hass.loop.time()
+        if wait <= 0:
+            self.async_write_ha_state()
+        else:
+            self._pending = async_call_later(self.hass, wait, self._write_pending)
+
+    @callback
+    def _write_pending(self, _now: datetime) -> None:
+        self._pending = None
         self.async_write_ha_state()
+
+    @callback
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending()
+            self._pending = None
+
+    @callback
+    def async_write_ha_state(self) -> None:
+        """Write the counters and note when."""
+        self._written_at = self.hass.loop.time()
+        super().async_write_ha_state()
 
     @property
     def native_value(self) -> int:

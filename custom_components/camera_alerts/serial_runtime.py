@@ -28,10 +28,20 @@ RECONNECT_BACKOFF_S = 1.0
 class SerialBoardRuntime:
     """Run one board: its monitor, the keys it has sent, and its repair issues."""
 
-    def __init__(self, hass: HomeAssistant, subentry: ConfigSubentry) -> None:
-        """Prepare the board; nothing runs until `async_start`."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        subentry: ConfigSubentry,
+        on_connection_change: Callable[[], None] | None = None,
+    ) -> None:
+        """Prepare the board; nothing runs until `async_start`.
+
+        `on_connection_change()` is called when the port opens or closes.
+        """
         self.hass = hass
         self.subentry = subentry
+        self._on_connection_change = on_connection_change
+        self._connected = False
         self.name: str = subentry.data[CONF_NAME]
         self.port: str = subentry.data[CONF_PORT]
         self.baudrate = int(subentry.data[CONF_BAUDRATE])
@@ -108,10 +118,15 @@ class SerialBoardRuntime:
 
     @callback
     def _on_update(self, changed: frozenset[str]) -> None:
-        if self.state.connected:
+        if self.state.connected == self._connected:
+            return  # a line: nothing about the connection changed
+        self._connected = self.state.connected
+        if self._connected:
             self._gone_issue.async_resolved()
         else:
             self._gone_issue.async_problem()
+        if self._on_connection_change is not None:
+            self._on_connection_change()
 
     @callback
     def _on_error(self, kind: ErrorKind) -> None:
