@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+import threading
+from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -17,6 +20,7 @@ from .conftest import setup_integration
 
 PROCESSING = "sensor.camera_alerts_processing"
 ASTRONAUT = Path(__file__).parent / "inference" / "data" / "astronaut.jpg"
+DOG = Path(__file__).parent / "inference" / "data" / "dog.jpg"
 
 
 @pytest.mark.usefixtures("mock_host_stats")
@@ -127,3 +131,55 @@ async def test_detect_refuses_bad_paths(
             DOMAIN, "detect", {"camera": "nope"}, blocking=True, return_response=True
         )
     assert err.value.translation_key == "camera_not_found"
+
+
+@pytest.mark.usefixtures("mock_host_stats")
+async def test_detect_checks_off_the_loop_the_file_it_reads(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, tmp_path: Path
+) -> None:
+    """The path check runs in the executor, and a link swapped after it changes nothing."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    photo = allowed / "astronaut.jpg"
+    photo.write_bytes(ASTRONAUT.read_bytes())
+    private = tmp_path / "private"
+    private.mkdir()
+    other = private / "dog.jpg"
+    other.write_bytes(DOG.read_bytes())
+    link = allowed / "latest.jpg"
+    link.symlink_to(photo)
+    hass.config.allowlist_external_dirs = {str(allowed)}
+    await setup_integration(hass, mock_config_entry)
+    loop_thread = threading.current_thread()
+    checked_in: list[threading.Thread] = []
+    is_allowed = hass.config.is_allowed_path
+
+    def check_then_swap(path: str) -> bool:
+        checked_in.append(threading.current_thread())
+        verdict = is_allowed(path)
+        # Someone repoints the link between the check and the read.
+        link.unlink()
+        link.symlink_to(other)
+        return verdict
+
+    with patch.object(hass.config, "is_allowed_path", check_then_swap):
+        response = await hass.services.async_call(
+            DOMAIN, "detect", {"image_path": str(link)}, blocking=True, return_response=True
+        )
+    assert checked_in
+    assert loop_thread not in checked_in
+    # The file that was checked is the one that was read: the astronaut, not the dog.
+    assert (response["frame_width"], response["frame_height"]) == (512, 512)
+    assert {d["label"] for d in response["detections"]} == {"person"}
+
+    # A link out of the allowed folder, and a pipe that would block a reader, are refused.
+    link.unlink()
+    link.symlink_to(other)
+    fifo = allowed / "pipe.jpg"
+    os.mkfifo(fifo)
+    for path, key in ((link, "path_not_allowed"), (fifo, "unreadable_image")):
+        with pytest.raises(ServiceValidationError) as err:
+            await hass.services.async_call(
+                DOMAIN, "detect", {"image_path": str(path)}, blocking=True, return_response=True
+            )
+        assert err.value.translation_key == key

@@ -40,7 +40,7 @@ from .inference import (
 )
 from .lasting_issue import LastingProblemIssue
 from .models import DetectionEvent
-from .pipeline.source import read_image
+from .pipeline.source import PathNotAllowed, read_allowed_image
 from .serial.link import SerialNotConnectedError
 from .serial.protocol import CommandError
 from .serial_runtime import SerialBoardRuntime
@@ -334,13 +334,17 @@ class CameraAlertsRuntime:
             source = runtime.name
         else:
             assert image_path is not None
-            if not self.hass.config.is_allowed_path(image_path):
+            try:
+                # Checking the path touches the disk: off the loop, with the read.
+                frame = await self.hass.async_add_executor_job(
+                    read_allowed_image, image_path, self.hass.config.is_allowed_path
+                )
+            except PathNotAllowed as err:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="path_not_allowed",
                     translation_placeholders={"path": image_path},
-                )
-            frame = await self.hass.async_add_executor_job(read_image, image_path)
+                ) from err
             if frame is None:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from io import BytesIO
 import logging
 import os
-from pathlib import Path
+import stat
 import threading
 import time
 from typing import Final, Literal, Protocol, cast
@@ -705,13 +705,57 @@ OpenCvSource = StreamSource
 """The first name of `StreamSource`, from when it read through OpenCV only."""
 
 
-def read_image(path: str) -> Image | None:
-    """Read an image file (blocking); None when it is missing or not an image."""
+# A file larger than this is no camera image; reading it would only use memory.
+MAX_IMAGE_FILE_BYTES: Final = 64 * 1024 * 1024
+
+
+class PathNotAllowed(Exception):
+    """The file lies outside the folders it may be read from."""
+
+
+def read_allowed_image(path: str, is_allowed: Callable[[str], bool]) -> Image | None:
+    """Read an image file that `is_allowed` accepts (blocking); None when unreadable.
+
+    The path is resolved once, that real path is checked, and the file opened
+    is verified to be that same file: a link repointed between the check and
+    the read cannot smuggle in another file. Only regular files are read (a
+    pipe would block). Raises PathNotAllowed.
+    """
+    real = os.path.realpath(path)
+    if not is_allowed(real):
+        raise PathNotAllowed(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(real, flags)
     except OSError:
+        return None
+    try:
+        if not _is_open_file(fd, real):
+            raise PathNotAllowed(path)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_IMAGE_FILE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_IMAGE_FILE_BYTES:
         return None
     try:
         return decode_image(data)
     except SourceError:
         return None
+
+
+def _is_open_file(fd: int, real: str) -> bool:
+    """Return True when `fd` is the file at the resolved path `real`."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == real
+    except OSError:
+        # No /proc (not Linux): the path must still name the opened file.
+        try:
+            named, opened = os.stat(real, follow_symlinks=False), os.fstat(fd)
+        except OSError:
+            return False
+        return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
