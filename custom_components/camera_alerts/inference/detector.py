@@ -30,7 +30,13 @@ from .errors import (
     ModelNotFoundError,
     UnsupportedModelError,
 )
-from .labels import COCO_80, find_labels_file, names_from_metadata, read_labels_file
+from .labels import (
+    COCO_80,
+    MAX_CLASSES,
+    find_labels_file,
+    names_from_metadata,
+    read_labels_file,
+)
 from .openvino_backend import OpenVinoOptions, get_compiled_model
 from .postprocess import batched_nms, select_top
 from .preprocess import ResizeMode, Transform, as_bgr, clamp_region, prepare
@@ -80,6 +86,12 @@ class Detector:
     ) -> None:
         self._loaded = loaded
         self.adapter = adapter
+        # Names are padded to the class count the model (or its server) declares.
+        if (adapter.num_classes or 0) > MAX_CLASSES:
+            raise loaded.info.unsupported(
+                f"it declares {adapter.num_classes} classes; at most {MAX_CLASSES} "
+                "are supported"
+            )
         count = max(len(class_names), adapter.num_classes or 0)
         self.class_names: tuple[str, ...] = tuple(class_names) + tuple(
             f"class_{index}" for index in range(len(class_names), count)

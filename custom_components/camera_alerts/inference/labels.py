@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 import re
 
+from .errors import InvalidModelError
+
 COCO_80: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck",
     "boat", "traffic light", "fire hydrant", "stop sign", "parking meter", "bench",
@@ -25,6 +27,10 @@ COCO_80: tuple[str, ...] = (
 
 # Metadata keys that may carry class names, most specific first.
 NAME_KEYS = ("names", "labels", "classes", "class_names")
+# Indices (and declared class counts) at or beyond this are refused: lists are
+# padded up to the largest index, so `99999999 x` would take gigabytes. Real
+# detectors stay far below (Open Images 600, LVIS 1,203, Objects365 365).
+MAX_CLASSES = 10_000
 
 _INDEXED_LINE = re.compile(r"^\s*(\d+)\s*[:=,\s]\s*(.+?)\s*$")
 
@@ -38,7 +44,7 @@ def _from_mapping(mapping: Mapping[object, object]) -> list[str] | None:
         except ValueError:
             return None
         indexed[index] = str(value)
-    if not indexed or min(indexed) < 0:
+    if not indexed or min(indexed) < 0 or max(indexed) >= MAX_CLASSES:
         return None
     return [indexed.get(i, f"class_{i}") for i in range(max(indexed) + 1)]
 
@@ -96,6 +102,11 @@ def read_labels_file(path: Path) -> list[str]:
     matches = [_INDEXED_LINE.match(line) for line in lines]
     if lines and all(matches):
         indexed = {int(m.group(1)): m.group(2) for m in matches if m}
+        if max(indexed) >= MAX_CLASSES:
+            raise InvalidModelError(
+                f"{path.name} names class {max(indexed)}; at most {MAX_CLASSES} "
+                "classes (0 to 9999) are supported"
+            )
         return [indexed.get(i, f"class_{i}") for i in range(max(indexed) + 1)]
     return lines
 
