@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -21,6 +22,7 @@ from custom_components.camera_alerts.const import (
     CONF_FRIGATE_USERNAME,
     CONF_MQTT_ENABLED,
     CONF_MQTT_PREFIX,
+    DOMAIN,
 )
 
 from .camera_sources.media import free_port
@@ -89,6 +91,10 @@ async def test_enable_amqp_and_frigate(
     ("overrides", "errors"),
     [
         ({CONF_MQTT_ENABLED: True}, {CONF_MQTT_ENABLED: "mqtt_not_configured"}),
+        # A wildcard in the prefix would make every publish fail.
+        ({CONF_MQTT_PREFIX: "home/#"}, {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"}),
+        ({CONF_MQTT_PREFIX: "home/+/cams"}, {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"}),
+        ({CONF_MQTT_PREFIX: " / "}, {CONF_MQTT_PREFIX: "invalid_mqtt_prefix"}),
         ({CONF_AMQP_ENABLED: True}, {CONF_AMQP_URL: "url_required"}),
         (
             {CONF_AMQP_ENABLED: True, CONF_AMQP_URL: "amqp://guest:wrong@127.0.0.1:5672/"},
@@ -174,3 +180,11 @@ async def test_secrets_not_shown_and_kept(
     await hass.async_block_till_done()
     assert entry.options[CONF_AMQP_URL] == secret_url
     assert entry.options[CONF_FRIGATE_PASSWORD] == "hunter2"
+
+
+@pytest.mark.parametrize("language", ["en", "pt-BR"])
+async def test_prefix_error_is_translated(hass: HomeAssistant, language: str) -> None:
+    strings = await async_get_translations(hass, language, "options", [DOMAIN])
+    key = f"component.{DOMAIN}.options.error.invalid_mqtt_prefix"
+    assert "#" in strings[key]
+    assert "+" in strings[key]

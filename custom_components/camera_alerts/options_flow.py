@@ -31,6 +31,7 @@ from .const import (
 from .handlers.amqp import async_validate_amqp
 from .handlers.errors import CannotConnect, InvalidAuth
 from .handlers.frigate import async_validate_frigate
+from .handlers.mqtt import prefix_problem
 from .pipeline.url import redact_url
 
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
@@ -105,6 +106,8 @@ class CameraAlertsOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if options.get(CONF_MQTT_ENABLED) and not self.hass.config_entries.async_loaded_entries("mqtt"):
             errors[CONF_MQTT_ENABLED] = "mqtt_not_configured"
+        if problem := prefix_problem(options.get(CONF_MQTT_PREFIX) or ""):
+            errors[CONF_MQTT_PREFIX] = problem
         if options.get(CONF_AMQP_ENABLED):
             if not options.get(CONF_AMQP_URL):
                 errors[CONF_AMQP_URL] = "url_required"

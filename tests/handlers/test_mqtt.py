@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Generator
 import json
 import logging
@@ -17,7 +18,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.camera_alerts.handlers.dispatcher import Dispatcher
-from custom_components.camera_alerts.handlers.mqtt import NOT_AVAILABLE, MqttSink
+from custom_components.camera_alerts.handlers.mqtt import (
+    NOT_AVAILABLE,
+    MqttSink,
+    prefix_problem,
+)
 from custom_components.camera_alerts.models import EventType
 
 from .conftest import make_event
@@ -179,3 +184,60 @@ async def test_without_mqtt_shows_not_available(
     ]
     assert len(records) == 1
     assert records[0].levelno == logging.WARNING
+
+
+async def test_mqtt_not_set_up_yet_holds_no_event(
+    hass: HomeAssistant, tmp_path: Path, subscriber: Subscriber, prefix: str
+) -> None:
+    """HA's MQTT entry exists but is not loaded: events fail at once, then flow when it is."""
+    (tmp_path / "configuration.yaml").write_text("", encoding="utf-8")
+    hass.config.config_dir = str(tmp_path)
+    entry = MockConfigEntry(domain="mqtt", data={"broker": BROKER, "port": PORT})
+    entry.add_to_hass(hass)
+    sink = MqttSink(hass, prefix)
+    dispatcher = Dispatcher([sink])
+    await dispatcher.async_start()
+    for _ in range(20):
+        dispatcher.dispatch(make_event())
+    # HA's own wait for its MQTT client lasts up to 50 s; no event waits for it.
+    async with asyncio.timeout(10):
+        await dispatcher.async_drain()
+    assert (sink.state.failed, sink.state.sent) == (20, 0)
+    assert sink.state.last_error == NOT_AVAILABLE
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await _wait(
+        hass, subscriber, lambda s: s.retained.get(f"{prefix}/available") == "online"
+    )
+    event = make_event(event_type=EventType.UPDATE)
+    dispatcher.dispatch(event)
+    await dispatcher.async_drain()
+    assert await _wait(hass, subscriber, lambda s: len(s.on(f"{prefix}/events")) == 1)
+    assert sink.state.sent == 1
+    await dispatcher.async_stop()
+    await mqtt.async_publish(hass, f"{prefix}/available", "", qos=1, retain=True)
+
+
+@pytest.mark.parametrize("bad", ["cams/#", "cams/+/x", "", "/"])
+def test_prefix_rule(bad: str) -> None:
+    """Wildcards and empty prefixes cannot be published to."""
+    assert prefix_problem(bad) == "invalid_mqtt_prefix"
+    assert prefix_problem("home/cams") is None
+
+
+async def test_a_stored_wildcard_prefix_fails_clearly(
+    hass: HomeAssistant, mqtt_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A prefix saved before it was checked: events fail with a reason, logged once."""
+    sink = MqttSink(hass, "cams/#")
+    dispatcher = Dispatcher([sink])
+    with caplog.at_level(logging.WARNING, logger="custom_components.camera_alerts"):
+        await dispatcher.async_start()
+        for _ in range(5):
+            dispatcher.dispatch(make_event())
+        await dispatcher.async_drain()
+        await dispatcher.async_stop()
+    assert (sink.state.failed, sink.state.sent) == (5, 0)
+    assert sink.state.last_error == "invalid_mqtt_prefix"
+    assert len([r for r in caplog.records if "cams/#" in r.getMessage()]) == 1

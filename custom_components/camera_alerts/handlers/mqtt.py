@@ -19,6 +19,7 @@ from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import slugify
+import voluptuous as vol
 
 from ..models import DetectionEvent, EventType
 from .base import Sink
@@ -26,8 +27,26 @@ from .base import Sink
 _LOGGER = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "mqtt_not_available"
+INVALID_PREFIX = "invalid_mqtt_prefix"
 ONLINE = "online"
 OFFLINE = "offline"
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Return why `prefix` cannot start a topic (`invalid_mqtt_prefix`), or None.
+
+    A wildcard (`#`, `+`), a NUL, an empty prefix or one too long makes every
+    publish fail, so the options flow refuses it.
+    """
+    prefix = prefix.strip().strip("/")
+    if not prefix:
+        return INVALID_PREFIX
+    try:
+        # The longest topic the sink publishes to, with a long camera and label.
+        mqtt.valid_publish_topic(f"{prefix}/{'c' * 64}/{'l' * 64}")
+    except vol.Invalid:
+        return INVALID_PREFIX
+    return None
 
 
 class MqttSink(Sink):
@@ -44,6 +63,8 @@ class MqttSink(Sink):
         self._ready = False
         self._unsub_connection: Callable[[], None] | None = None
         self._announce_task: asyncio.Task[None] | None = None
+        self._wait_task: asyncio.Task[None] | None = None
+        self._prefix_problem = prefix_problem(prefix)
 
     @property
     def available_topic(self) -> str:
@@ -67,19 +88,45 @@ class MqttSink(Sink):
         }
 
     async def async_start(self) -> None:
-        """Wait for HA's MQTT client (if set up) and announce `online`."""
+        """Announce `online` now if HA's MQTT client is there, else once it comes.
+
+        Never waits for the client itself: HA's wait lasts up to 50 s, and the
+        events behind this sink would wait with it.
+        """
+        if self._prefix_problem is not None:
+            _LOGGER.error(
+                "The MQTT topic prefix %r cannot be published to (no # or +, not "
+                "empty); reconfigure Camera Alerts",
+                self.prefix,
+            )
+            self._record_error(INVALID_PREFIX, failed=0)
+            return
         await self._async_ensure_ready()
 
     async def _async_ensure_ready(self) -> bool:
-        """Return True when MQTT can be used; say `online` the first time it can."""
+        """Return True when MQTT can be used now; never waits for HA's client."""
         if self._ready:
             return True
         if not mqtt.mqtt_config_entry_enabled(self.hass):
             self._mark_not_available()
             return False
-        if not await mqtt.async_wait_for_mqtt_client(self.hass):
+        if not self.hass.config_entries.async_loaded_entries(mqtt.DOMAIN):
+            # Set-up still running (or failed): one background wait, not one per event.
             self._mark_not_available()
+            if self._wait_task is None or self._wait_task.done():
+                self._wait_task = self.hass.async_create_background_task(
+                    self._async_wait_for_client(), "camera_alerts MQTT wait"
+                )
             return False
+        await self._async_become_ready()
+        return True
+
+    async def _async_wait_for_client(self) -> None:
+        if await mqtt.async_wait_for_mqtt_client(self.hass) and not self._ready:
+            await self._async_become_ready()
+
+    async def _async_become_ready(self) -> None:
+        """Follow the connection and say `online` (once per start)."""
         self._ready = True
         self._unsub_connection = mqtt.async_subscribe_connection_status(
             self.hass, self._on_connection_change
@@ -88,7 +135,6 @@ class MqttSink(Sink):
         self._set_connected(mqtt.is_connected(self.hass))
         if self.state.last_error == NOT_AVAILABLE:
             _LOGGER.info("MQTT is available again for camera alerts")
-        return True
 
     async def _async_announce(self) -> None:
         """Say `online` and restate the retained counts.
@@ -145,7 +191,7 @@ class MqttSink(Sink):
         if not active:
             del self._active[key]
         try:
-            if not await self._async_ensure_ready():
+            if self._prefix_problem is not None or not await self._async_ensure_ready():
                 self.state.failed += 1
                 return
             online = await self._async_publish(
@@ -174,10 +220,11 @@ class MqttSink(Sink):
         if self._unsub_connection is not None:
             self._unsub_connection()
             self._unsub_connection = None
-        if self._announce_task is not None:
-            self._announce_task.cancel()
-            await asyncio.gather(self._announce_task, return_exceptions=True)
-            self._announce_task = None
+        for task in (self._announce_task, self._wait_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._announce_task = self._wait_task = None
         if self._ready and mqtt.mqtt_config_entry_enabled(self.hass):
             try:
                 for key, count in self._published_counts.items():
