@@ -4,7 +4,8 @@ Paths, bodies and answers follow frigate/api/event.py (create_event, end_event),
 frigate/api/auth.py (login, `frigate_token` cookie, bearer header) and
 frigate/api/defs/request/events_body.py (EventsCreateBody). Extra knobs let a test
 make it fail: `fail_statuses` (answer these statuses first), `delay` (slow answers),
-`expire_tokens()` (every issued token stops working).
+`garbled_replies` (bodies labelled JSON that are not), `expire_tokens()` (every issued
+token stops working).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class FakeFrigate:
     users: dict[str, str] = field(default_factory=dict)  # empty: auth disabled
     fail_statuses: list[int] = field(default_factory=list)
     delay: float = 0.0
+    # Answers (after doing the work) whose body claims JSON but is not, as a
+    # proxy's error page or a crashing server sends.
+    garbled_replies: int = 0
     events: dict[str, CreatedEvent] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     logins: int = 0
@@ -97,7 +101,15 @@ class FakeFrigate:
         if self.auth_enabled and not public and not self._authorised(request):
             # Frigate's nginx auth_request answers an empty 401.
             return web.Response(status=401)
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        if self.garbled_replies and not public:
+            self.garbled_replies -= 1
+            return web.Response(
+                status=response.status,
+                body=b"<html>502 Bad Gateway</html>\xff",
+                content_type="application/json",
+            )
+        return response
 
     def _authorised(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")

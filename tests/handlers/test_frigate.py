@@ -114,6 +114,24 @@ async def test_open_events_end_on_stop_and_fixed_duration(
     assert list(frigate.events.values())[-1].body["duration"] == 30
 
 
+async def test_replies_that_are_not_json_end_every_open_event(
+    session: aiohttp.ClientSession, frigate: FakeFrigate
+) -> None:
+    """A body labelled JSON that is not: no crash, and stop still ends every open event."""
+    sink = _sink(session, frigate)
+    dispatcher = Dispatcher([sink])
+    await dispatcher.async_start()
+    for _ in range(3):
+        dispatcher.dispatch(make_event(camera="Garage", label="car"))
+    await dispatcher.async_drain()
+    assert sink.status()["open_events"] == 3
+
+    frigate.garbled_replies = 1  # the first end's answer
+    await dispatcher.async_stop()
+    assert [e.end_time is not None for e in frigate.events.values()] == [True] * 3
+    assert sink.status()["open_events"] == 0
+
+
 async def test_relogin_on_401(
     session: aiohttp.ClientSession, frigate: FakeFrigate
 ) -> None:

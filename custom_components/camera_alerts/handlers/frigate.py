@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+import contextlib
+import json
 import logging
 import time
 from typing import Any
@@ -281,10 +283,13 @@ class FrigateSink(Sink):
             headers=headers,
             timeout=self._timeout,
         ) as response:
+            # A proxy's error page or a crashing server may label anything JSON:
+            # such a body is kept as text, never an exception mid-way through a
+            # loop (ending the open events on stop).
+            data: Any = (await response.read()).decode("utf-8", errors="replace")
             if response.content_type == "application/json":
-                data: Any = await response.json()
-            else:
-                data = await response.text()
+                with contextlib.suppress(ValueError):
+                    data = json.loads(data)
             morsel = response.cookies.get(TOKEN_COOKIE)
             return response.status, data, morsel.value if morsel else None
 
