@@ -70,12 +70,15 @@ def camera_subentry(
     )
 
 
-def hub_entry(*subentries: ConfigSubentryData) -> MockConfigEntry:
-    """Return the hub entry holding these subentries."""
+def hub_entry(
+    *subentries: ConfigSubentryData, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """Return the hub entry holding these subentries (and these sink options)."""
     return MockConfigEntry(
         domain=DOMAIN,
         title="Camera Alerts",
         data={CONF_MODEL_PATH: "", CONF_INFERENCE_THREADS: 2},
+        options=options or {},
         subentries_data=subentries,
         entry_id="01JCAMERAALERTSHUB000000000",
     )

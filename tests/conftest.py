@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from unittest.mock import MagicMock, patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigFlowResult
@@ -41,6 +42,14 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         return_value=True,
     ):
         yield
+
+
+@pytest.fixture
+def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """Snapshots go to a temporary media folder."""
+    directory = tmp_path / "media"
+    hass.config.media_dirs = {"local": str(directory)}
+    return directory
 
 
 @pytest.fixture

@@ -21,7 +21,10 @@ from homeassistant.util import dt as dt_util
 import numpy as np
 import numpy.typing as npt
 import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.camera_alerts.camera_runtime import CameraRuntime
 from custom_components.camera_alerts.const import (
@@ -49,27 +52,17 @@ from .camera_helpers import (
     wait_until,
 )
 from .camera_sources.media import static_scene
-from .handlers.frigate_server import FakeFrigate
+from .handlers.frigate_server import FakeFrigate, running_frigate
 
-pytestmark = pytest.mark.usefixtures("mock_host_stats")
+pytestmark = pytest.mark.usefixtures("mock_host_stats", "media_dir")
 
 PROBLEM = "binary_sensor.camera_alerts_problem"
 
 
-@pytest.fixture(autouse=True)
-def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
-    """Snapshots go to a temporary media folder."""
-    directory = tmp_path / "media"
-    hass.config.media_dirs = {"local": str(directory)}
-    return directory
-
-
 @pytest.fixture
 async def frigate() -> AsyncGenerator[FakeFrigate]:
-    server = FakeFrigate(cameras={"gate"})
-    await server.async_start()
-    yield server
-    await server.async_stop()
+    async with running_frigate(cameras={"gate"}) as server:
+        yield server
 
 
 class BreakableDetector:
@@ -104,12 +97,10 @@ async def test_unexpected_processing_error_ends_tracks_and_recovers(
     """A bug in the middle of a track: `end`, presence off, Frigate closed, a problem; then back."""
     monkeypatch.setattr(processor_module, "RESTART_BACKOFF_S", 0.2)
     entry = hub_entry(
-        camera_subentry("Gate", url=str(person_clip(tmp_path)), frigate_camera="gate")
+        camera_subentry("Gate", url=str(person_clip(tmp_path)), frigate_camera="gate"),
+        options={CONF_FRIGATE_ENABLED: True, CONF_FRIGATE_URL: frigate.url},
     )
     entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        entry, options={CONF_FRIGATE_ENABLED: True, CONF_FRIGATE_URL: frigate.url}
-    )
     recorder = EventRecorder(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -240,6 +231,16 @@ def _processor_threads() -> list[threading.Thread]:
     ]
 
 
+async def _early_and_late(hass: HomeAssistant, tmp_path: Path) -> MockConfigEntry:
+    """A hub whose camera "Early" runs and whose camera "Late" waits for its server."""
+    clip = str(static_clip(tmp_path))
+    entry = hub_entry(camera_subentry("Early", url=clip), camera_subentry("Late", url=clip))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
 async def _retry_now(hass: HomeAssistant) -> None:
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
     await asyncio.sleep(0)
@@ -250,11 +251,7 @@ async def test_unload_while_the_retry_loads_a_waiting_camera(
 ) -> None:
     """The retry finishes loading while unload stops the running cameras: all stop."""
     waiting = WaitingCamera(monkeypatch, "Late")
-    clip = str(static_clip(tmp_path))
-    entry = hub_entry(camera_subentry("Early", url=clip), camera_subentry("Late", url=clip))
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await _early_and_late(hass, tmp_path)
     runtime = entry.runtime_data
     assert set(runtime.cameras) == {"camera_early"}
     early = runtime.cameras["camera_early"]
@@ -294,11 +291,7 @@ async def test_unload_while_the_retry_starts_a_camera(
         await real_start(camera)
 
     monkeypatch.setattr(CameraRuntime, "async_start", start)
-    clip = str(static_clip(tmp_path))
-    entry = hub_entry(camera_subentry("Early", url=clip), camera_subentry("Late", url=clip))
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await _early_and_late(hass, tmp_path)
     runtime = entry.runtime_data
     await _retry_now(hass)
     await wait_until(starting.is_set)

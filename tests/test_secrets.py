@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from homeassistant.config_entries import ConfigSubentryDataWithId
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -27,10 +28,10 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.camera_alerts.const import DOMAIN
 from custom_components.camera_alerts.pipeline import source as source_module
 
-from .camera_helpers import camera_subentry, static_clip, wait_until
+from .camera_helpers import camera_subentry, hub_entry, static_clip, wait_until
 from .camera_sources.media import MjpegServer, RtspServer, free_port, static_scene
 from .handlers.conftest import make_event
-from .handlers.frigate_server import FakeFrigate
+from .handlers.frigate_server import FakeFrigate, running_frigate
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats", "socket_enabled")
 
@@ -41,10 +42,24 @@ FRIGATE_PASSWORD = "frigateSecret55"
 
 @pytest.fixture
 async def frigate() -> AsyncGenerator[FakeFrigate]:
-    server = FakeFrigate(cameras={"gate"}, users={"admin": "the-real-one"})
-    await server.async_start()
-    yield server
-    await server.async_stop()
+    async with running_frigate({"gate"}, {"admin": "the-real-one"}) as server:
+        yield server
+
+
+def _hub(
+    amqp_password: str, options: dict[str, Any], *cameras: ConfigSubentryDataWithId
+) -> MockConfigEntry:
+    """The hub with an unreachable broker behind a password, and `cameras`."""
+    broker = f"amqp://guest:{amqp_password}@127.0.0.1:{free_port()}/"
+    return hub_entry(
+        *cameras,
+        options={
+            "amqp_enabled": True,
+            "amqp_url": broker,
+            "amqp_exchange": "camera_alerts_secrets",
+            **options,
+        },
+    )
 
 
 async def test_secrets_stay_secret(
@@ -55,25 +70,18 @@ async def test_secrets_stay_secret(
 ) -> None:
     """Failing camera, broker and Frigate logins log and show no password."""
     caplog.set_level(logging.DEBUG)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Camera Alerts",
-        data={"model_path": "", "inference_threads": 1},
-        options={
-            "amqp_enabled": True,
-            "amqp_url": f"amqp://guest:{AMQP_PASSWORD}@127.0.0.1:{free_port()}/",
-            "amqp_exchange": "camera_alerts_secrets",
+    entry = _hub(
+        AMQP_PASSWORD,
+        {
             "frigate_enabled": True,
             "frigate_url": frigate.url,
             "frigate_username": "admin",
             "frigate_password": FRIGATE_PASSWORD,
         },
-        subentries_data=(
-            camera_subentry(
-                "Gate",
-                url=f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:{free_port()}/stream",
-                frigate_camera="gate",
-            ),
+        camera_subentry(
+            "Gate",
+            url=f"rtsp://admin:{CAMERA_PASSWORD}@127.0.0.1:{free_port()}/stream",
+            frigate_camera="gate",
         ),
     )
     entry.add_to_hass(hass)
@@ -199,18 +207,10 @@ async def test_credentials_in_every_url_style_stay_secret(
         f"&token={query[6]}&key={query[7]}&sig={query[8]}&camPassword={query[9]}"
         "&channel=1",
     }
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Camera Alerts",
-        data={"model_path": "", "inference_threads": 1},
-        options={
-            "amqp_enabled": True,
-            "amqp_url": f"amqp://guest:{AMQP_AT_PASSWORD}@127.0.0.1:{free_port()}/",
-            "amqp_exchange": "camera_alerts_secrets",
-        },
-        subentries_data=tuple(
-            camera_subentry(name, url=url, fps=2.0) for name, url in urls.items()
-        ),
+    entry = _hub(
+        AMQP_AT_PASSWORD,
+        {},
+        *(camera_subentry(name, url=url, fps=2.0) for name, url in urls.items()),
     )
     entry.add_to_hass(hass)
     try:

@@ -133,6 +133,17 @@ def make_processor(
     )
 
 
+def start_with_a_track(
+    slot: FrameSlot, detector: ControlledDetector
+) -> tuple[Recorder, CameraProcessor]:
+    """Start a processor and wait until the person on the photo is a track."""
+    recorder = Recorder()
+    processor = make_processor(slot, detector, recorder)
+    processor.start()
+    wait_for(lambda: len(recorder.events("new")) == 1)
+    return recorder, processor
+
+
 def assert_every_track_ends_once(recorder: Recorder) -> None:
     kinds: dict[str, list[str]] = {}
     for event in recorder.events():
@@ -149,10 +160,7 @@ def test_a_stuck_run_outlives_stop_without_sharing_anything(
     slot: FrameSlot, detector: ControlledDetector
 ) -> None:
     """A restart while the detector hangs: the old thread ends alone, its track too."""
-    recorder = Recorder()
-    processor = make_processor(slot, detector, recorder)
-    processor.start()
-    wait_for(lambda: len(recorder.events("new")) == 1)
+    recorder, processor = start_with_a_track(slot, detector)
     [first] = recorder.events("new")
     old_thread = processor._run.thread
     assert old_thread is not None
@@ -193,10 +201,7 @@ def test_a_closed_slot_ends_the_run(
     slot: FrameSlot, detector: ControlledDetector
 ) -> None:
     """Between `slot.close()` and `stop()` the thread neither spins nor lingers."""
-    recorder = Recorder()
-    processor = make_processor(slot, detector, recorder)
-    processor.start()
-    wait_for(lambda: len(recorder.events("new")) == 1)
+    recorder, processor = start_with_a_track(slot, detector)
     thread = processor._run.thread
     assert thread is not None
 
@@ -212,10 +217,7 @@ def test_an_unexpected_error_ends_tracks_and_starts_over(
 ) -> None:
     """Not a DetectorError: the tracks end, it is reported, and the run starts over."""
     monkeypatch.setattr(processor_module, "RESTART_BACKOFF_S", 0.05)
-    recorder = Recorder()
-    processor = make_processor(slot, detector, recorder)
-    processor.start()
-    wait_for(lambda: len(recorder.events("new")) == 1)
+    recorder, processor = start_with_a_track(slot, detector)
 
     detector.error = ZeroDivisionError("a bug")
     wait_for(lambda: len(recorder.events("end")) == 1)

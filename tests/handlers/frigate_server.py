@@ -11,6 +11,8 @@ token stops working).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 import secrets
 import time
@@ -179,3 +181,16 @@ class FakeFrigate:
         return web.json_response(
             {"success": True, "message": "Event successfully ended."}
         )
+
+
+@asynccontextmanager
+async def running_frigate(
+    cameras: set[str], users: dict[str, str] | None = None
+) -> AsyncIterator[FakeFrigate]:
+    """Run the stand-in for the block (tests' fixtures use it)."""
+    server = FakeFrigate(cameras=cameras, users=users or {})
+    await server.async_start()
+    try:
+        yield server
+    finally:
+        await server.async_stop()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 import json
 from pathlib import Path
 import uuid
@@ -59,21 +60,30 @@ def exchange_name() -> str:
     return f"camera_alerts_test_{uuid.uuid4().hex}"
 
 
-@pytest.fixture
-async def consumer(exchange_name: str) -> AsyncGenerator[Consumer]:
-    """Consume everything published to the test's exchange."""
+@asynccontextmanager
+async def bound_consumer(exchange_name: str, routing_key: str) -> AsyncIterator[Consumer]:
+    """Consume what the test's exchange routes to `routing_key`; delete the exchange after."""
     connection = await aio_pika.connect(RABBITMQ_URL)
     channel = await connection.channel()
     exchange = await channel.declare_exchange(
         exchange_name, aio_pika.ExchangeType.TOPIC, durable=True, auto_delete=False
     )
     queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key="#")
+    await queue.bind(exchange, routing_key=routing_key)
     result = Consumer()
     await queue.consume(result.on_message, no_ack=True)
-    yield result
-    await exchange.delete()
-    await connection.close()
+    try:
+        yield result
+    finally:
+        await exchange.delete()
+        await connection.close()
+
+
+@pytest.fixture
+async def consumer(exchange_name: str) -> AsyncGenerator[Consumer]:
+    """Consume everything published to the test's exchange."""
+    async with bound_consumer(exchange_name, "#") as result:
+        yield result
 
 
 async def test_every_event_arrives_with_key_body_and_id(
@@ -114,36 +124,26 @@ async def test_unroutable_messages_count_as_failed(
     tmp_path: Path, exchange_name: str
 ) -> None:
     """Published mandatory: a message no queue takes is failed, not sent, and blocks nothing."""
-    connection = await aio_pika.connect(RABBITMQ_URL)
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        exchange_name, aio_pika.ExchangeType.TOPIC, durable=True, auto_delete=False
-    )
-    # A consumer that only wants people.
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key="*.person.*")
-    people = Consumer()
-    await queue.consume(people.on_message, no_ack=True)
     sink = AmqpSink(RABBITMQ_URL, exchange_name, tmp_path / "outbox.jsonl")
     dispatcher = Dispatcher([sink])
-    await dispatcher.async_start()
     events = [
         *track_events(1, camera="Gate", label="person"),
         *track_events(1, camera="Gate", label="car"),
         *track_events(1, camera="Gate", label="person"),
     ]
-    try:
-        for event in events:
-            dispatcher.dispatch(event)
-        await people.wait_for(6)
-        async with asyncio.timeout(20):
-            # Polling on purpose: the counters change inside the sink, with no event to await.
-            while sink.state.sent + sink.state.failed < len(events):  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-    finally:
-        await dispatcher.async_stop()
-        await exchange.delete()
-        await connection.close()
+    # A consumer that only wants people.
+    async with bound_consumer(exchange_name, "*.person.*") as people:
+        await dispatcher.async_start()
+        try:
+            for event in events:
+                dispatcher.dispatch(event)
+            await people.wait_for(6)
+            async with asyncio.timeout(20):
+                # Polling on purpose: the counters change inside the sink, no event to await.
+                while sink.state.sent + sink.state.failed < len(events):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        finally:
+            await dispatcher.async_stop()
 
     assert [json.loads(m.body)["label"] for m in people.messages] == ["person"] * 6
     status = sink.status()

@@ -13,7 +13,7 @@ from custom_components.camera_alerts.handlers.frigate import (
     FrigateSink,
     async_validate_frigate,
 )
-from custom_components.camera_alerts.models import EventType
+from custom_components.camera_alerts.models import DetectionEvent, EventType
 
 from .conftest import make_event, track_events
 from .frigate_server import FakeFrigate
@@ -49,6 +49,16 @@ def _sink(
     }
     options.update(kwargs)
     return FrigateSink(session, frigate.url, CAMERAS, **options)  # type: ignore[arg-type]
+
+
+async def _dispatching(sink: FrigateSink, *events: DetectionEvent) -> Dispatcher:
+    """Start a dispatcher on the sink and let `events` through it."""
+    dispatcher = Dispatcher([sink])
+    await dispatcher.async_start()
+    for event in events:
+        dispatcher.dispatch(event)
+    await dispatcher.async_drain()
+    return dispatcher
 
 
 async def test_one_create_per_track_then_end(
@@ -91,10 +101,9 @@ async def test_open_events_end_on_stop_and_fixed_duration(
     session: aiohttp.ClientSession, frigate: FakeFrigate
 ) -> None:
     """Open events are ended on stop; with a fixed duration no end is sent at all."""
-    sink = _sink(session, frigate)
-    dispatcher = Dispatcher([sink])
-    await dispatcher.async_start()
-    dispatcher.dispatch(make_event(camera="Garage", label="car"))
+    dispatcher = await _dispatching(
+        _sink(session, frigate), make_event(camera="Garage", label="car")
+    )
     await dispatcher.async_stop()
     (created,) = frigate.events.values()
     assert created.end_time is not None
@@ -119,11 +128,9 @@ async def test_replies_that_are_not_json_end_every_open_event(
 ) -> None:
     """A body labelled JSON that is not: no crash, and stop still ends every open event."""
     sink = _sink(session, frigate)
-    dispatcher = Dispatcher([sink])
-    await dispatcher.async_start()
-    for _ in range(3):
-        dispatcher.dispatch(make_event(camera="Garage", label="car"))
-    await dispatcher.async_drain()
+    dispatcher = await _dispatching(
+        sink, *(make_event(camera="Garage", label="car") for _ in range(3))
+    )
     assert sink.status()["open_events"] == 3
 
     frigate.garbled_replies = 1  # the first end's answer

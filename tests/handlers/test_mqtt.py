@@ -104,6 +104,16 @@ async def _wait(hass: HomeAssistant, subscriber: Subscriber, predicate: object) 
     return await hass.async_add_executor_job(subscriber.wait_for, predicate)
 
 
+async def _send_through(sink: MqttSink, count: int) -> None:
+    """Start a dispatcher on the sink, hand it `count` events, let them out, stop."""
+    dispatcher = Dispatcher([sink])
+    await dispatcher.async_start()
+    for _ in range(count):
+        dispatcher.dispatch(make_event())
+    await dispatcher.async_drain()
+    await dispatcher.async_stop()
+
+
 async def test_events_counts_and_availability(
     hass: HomeAssistant,
     mqtt_entry: MockConfigEntry,
@@ -164,13 +174,8 @@ async def test_without_mqtt_shows_not_available(
 ) -> None:
     """No MQTT integration: the sink says so once and never raises."""
     sink = MqttSink(hass, "camera_alerts")
-    dispatcher = Dispatcher([sink])
     with caplog.at_level(logging.DEBUG, logger="custom_components.camera_alerts"):
-        await dispatcher.async_start()
-        for _ in range(50):
-            dispatcher.dispatch(make_event())
-        await dispatcher.async_drain()
-        await dispatcher.async_stop()
+        await _send_through(sink, 50)
 
     status = sink.status()
     assert status["connected"] is False
@@ -231,13 +236,8 @@ async def test_a_stored_wildcard_prefix_fails_clearly(
 ) -> None:
     """A prefix saved before it was checked: events fail with a reason, logged once."""
     sink = MqttSink(hass, "cams/#")
-    dispatcher = Dispatcher([sink])
     with caplog.at_level(logging.WARNING, logger="custom_components.camera_alerts"):
-        await dispatcher.async_start()
-        for _ in range(5):
-            dispatcher.dispatch(make_event())
-        await dispatcher.async_drain()
-        await dispatcher.async_stop()
+        await _send_through(sink, 5)
     assert (sink.state.failed, sink.state.sent) == (5, 0)
     assert sink.state.last_error == "invalid_mqtt_prefix"
     assert len([r for r in caplog.records if "cams/#" in r.getMessage()]) == 1
