@@ -194,6 +194,19 @@ async def test_camera_entity_image_that_breaks_pillow(
 
         still.jpeg = good
         await wait_until(lambda: hass.states.get(connectivity).state == "on")
+
+        # A camera platform that fails in a way nobody planned for.
+        async def broken_image(width: int | None = None, height: int | None = None) -> bytes:
+            raise ZeroDivisionError("a bug in the camera platform")
+
+        working = still.async_camera_image
+        still.async_camera_image = broken_image  # type: ignore[method-assign]
+        await wait_until(lambda: hass.states.get(connectivity).state == "off")
+        assert hass.states.get(connectivity).attributes["last_error"] == (
+            "ZeroDivisionError: a bug in the camera platform"
+        )
+        still.async_camera_image = working  # type: ignore[method-assign]
+        await wait_until(lambda: hass.states.get(connectivity).state == "on", guard=60)
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()

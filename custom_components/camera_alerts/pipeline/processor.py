@@ -513,7 +513,7 @@ class CameraProcessor:
             return
         try:
             removed = self.snapshots.prune()
-        except OSError as err:  # an unreadable folder must not stop detection
+        except Exception as err:  # an unreadable folder must not stop detection
             _LOGGER.warning("Camera %s: cannot prune snapshots: %s", self.name, err)
             return
         if removed:
