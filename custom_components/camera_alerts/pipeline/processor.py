@@ -309,7 +309,7 @@ class CameraProcessor:
         delay = min(RESTART_BACKOFF_MAX_S, RESTART_BACKOFF_S * 2 ** (failures - 1))
         error = f"{type(err).__name__}: {err}"
         _LOGGER.error(
-            "Camera %s: processing failed (%s); starting over in %.0f s",
+            "Camera %s: processing failed (%s); starting over in %g s",
             self.name,
             error,
             delay,
