@@ -27,6 +27,7 @@ from custom_components.camera_alerts.const import (
 
 from .camera_helpers import camera_subentry, hub_entry, setup_still_camera, static_clip
 from .camera_sources.media import free_port, static_scene
+from .ha_compat import start_subentry_reconfigure
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats")
 
@@ -195,7 +196,7 @@ async def test_reconfigure_keeps_hidden_credentials(hass: HomeAssistant, tmp_pat
     )
     await hass.async_block_till_done()
 
-    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_CAMERA, subentry.subentry_id)
+    result = await start_subentry_reconfigure(hass, entry, subentry.subentry_id)
     assert result["step_id"] == "reconfigure"
     shown = next(
         key.description["suggested_value"]

@@ -10,7 +10,7 @@ import time
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.camera_alerts import camera_runtime
@@ -25,6 +25,7 @@ from .camera_helpers import (
     wait_until,
 )
 from .camera_sources.media import MjpegServer, person_positions, static_scene
+from .ha_compat import get_device
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats")
 
@@ -199,7 +200,6 @@ async def test_services_and_switch_control_processing(
 async def test_removed_subentry_leaves_nothing(
     hass: HomeAssistant,
     tmp_path: Path,
-    device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
     """Removing a camera subentry stops it and removes its device and entities."""
@@ -210,14 +210,14 @@ async def test_removed_subentry_leaves_nothing(
     await hass.async_block_till_done()
     door = next(c for c in entry.runtime_data.cameras.values() if c.name == "Door")
     door_id = door.subentry.subentry_id
-    assert device_registry.async_get_device({(DOMAIN, door_id)}) is not None
+    assert get_device(hass, entry, door_id) is not None
 
     hass.config_entries.async_remove_subentry(entry, door_id)
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
     assert [c.name for c in entry.runtime_data.cameras.values()] == ["Yard"]
-    assert device_registry.async_get_device({(DOMAIN, door_id)}) is None
+    assert get_device(hass, entry, door_id) is None
     assert not [
         e for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
         if e.config_subentry_id == door_id

@@ -28,6 +28,7 @@ from .camera_helpers import (
     static_clip,
     wait_until,
 )
+from .ha_compat import get_device
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats")
 
@@ -57,13 +58,13 @@ async def _setup_garden(hass: HomeAssistant, clip: Path) -> ConfigEntry:
 
 def _camera_device(hass: HomeAssistant, entry: ConfigEntry) -> dr.DeviceEntry:
     subentry_id = next(iter(entry.subentries))
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, subentry_id)})
+    device = get_device(hass, entry, subentry_id)
     assert device is not None
     return device
 
 
 def _hub_device(hass: HomeAssistant, entry: ConfigEntry) -> dr.DeviceEntry:
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    device = get_device(hass, entry, entry.entry_id)
     assert device is not None
     return device
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -18,6 +17,7 @@ from custom_components.camera_alerts.const import DOMAIN
 
 from .camera_helpers import camera_subentry, wait_until
 from .camera_sources.media import MjpegServer, static_scene
+from .ha_compat import get_device
 from .handlers.conftest import RABBITMQ_URL
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats", "socket_enabled")
@@ -28,7 +28,6 @@ SECRETS = ("s3cretcam", "guest:guest", "frigatepass", "frigateuser")
 async def test_diagnostics_redact_every_secret(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    device_registry: dr.DeviceRegistry,
     request: pytest.FixtureRequest,
 ) -> None:
     """Entry and device diagnostics carry state and statistics but no credentials."""
@@ -69,7 +68,7 @@ async def test_diagnostics_redact_every_secret(
     assert result["status"]["cameras"]["Yard"]["connected"] is True
     assert result["status"]["handlers"]["amqp"]["failed"] == 0
 
-    device = device_registry.async_get_device({(DOMAIN, camera.subentry.subentry_id)})
+    device = get_device(hass, entry, camera.subentry.subentry_id)
     result = await get_diagnostics_for_device(hass, hass_client, entry, device)
     assert result["camera"]["running"] is True
     assert "s3cretcam" not in json.dumps(result)

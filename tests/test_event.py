@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from unittest.mock import patch
 
@@ -14,6 +15,13 @@ from syrupy.assertion import SnapshotAssertion
 from .camera_helpers import camera_subentry, hub_entry, person_clip, wait_until
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats")
+
+
+@pytest.fixture(autouse=True)
+def only_event_platform() -> Generator[None]:
+    """Set up and unload only the event platform (`camera`, a dependency, stays loaded)."""
+    with patch("custom_components.camera_alerts.PLATFORMS", [Platform.EVENT]):
+        yield
 
 
 async def test_event_entity(
@@ -33,9 +41,8 @@ async def test_event_entity(
         if event.data["entity_id"] == "event.gate_detection" and event.data["new_state"]
         else None,
     )
-    with patch("custom_components.camera_alerts.PLATFORMS", [Platform.EVENT]):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
     assert entity_registry.async_get("event.gate_detection") == snapshot(name="entry")
 
     await wait_until(lambda: "end" in seen)

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.camera_alerts import entity
 from custom_components.camera_alerts.const import DOMAIN
 
 from .conftest import setup_integration
+from .ha_compat import get_device
 
 
 async def test_setup_and_unload(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
-    device_registry: dr.DeviceRegistry,
     mock_host_stats: MagicMock,
 ) -> None:
     """The entry loads with a hub and a host device, and unloads cleanly."""
     await setup_integration(hass, mock_config_entry)
     assert mock_config_entry.state is ConfigEntryState.LOADED
 
-    hub = device_registry.async_get_device({(DOMAIN, mock_config_entry.entry_id)})
-    host = device_registry.async_get_device(
-        {(DOMAIN, f"{mock_config_entry.entry_id}_host")}
-    )
+    hub = get_device(hass, mock_config_entry, mock_config_entry.entry_id)
+    host = get_device(hass, mock_config_entry, f"{mock_config_entry.entry_id}_host")
     assert hub is not None
     assert host is not None
     assert host.via_device_id == hub.id
@@ -58,3 +57,30 @@ async def test_options_change_reloads(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
     assert mock_config_entry.runtime_data is not first
+
+
+async def test_devices_name_the_hub_the_way_home_assistant_asks(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    mock_host_stats: MagicMock,
+) -> None:
+    """The hub is the parent by device id where HA has `via_device_id` (2026.8+).
+
+    HA 2026.9 deprecates `via_device`; the suite's HA versions predate both, so the
+    newer form is checked on the device info itself.
+    """
+    await setup_integration(hass, mock_config_entry)
+    hub = get_device(hass, mock_config_entry, mock_config_entry.entry_id)
+    assert hub is not None
+    assert mock_config_entry.runtime_data.hub_device_id == hub.id
+
+    assert entity.VIA_DEVICE_ID is ("via_device_id" in DeviceInfo.__optional_keys__)
+    with patch.object(entity, "VIA_DEVICE_ID", True):
+        info = entity.host_device_info(mock_config_entry)
+    assert info.get("via_device_id") == hub.id
+    assert "via_device" not in info
+    with patch.object(entity, "VIA_DEVICE_ID", False):
+        info = entity.host_device_info(mock_config_entry)
+    assert info.get("via_device") == (DOMAIN, mock_config_entry.entry_id)
+    assert "via_device_id" not in info
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)

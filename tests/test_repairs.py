@@ -7,8 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 from unittest.mock import patch
 
+from homeassistant.components.repairs.issue_handler import (
+    async_process_repairs_platforms,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -178,3 +182,19 @@ async def test_serial_board_gone_issue(
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
     board.unplug()
+
+
+async def test_no_repairs_platform(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HA takes a module named `repairs` for the repairs platform: there is none.
+
+    The issues are plain (no fix flow), so the integration ships no repairs platform;
+    a helper module by that name makes HA log "Invalid repairs platform" when the
+    repairs dashboard loads its platforms.
+    """
+    assert await async_setup_component(hass, "repairs", {})
+    await setup_integration(hass, mock_config_entry)
+    await async_process_repairs_platforms(hass)
+    await hass.async_block_till_done()
+    assert "repairs platform" not in caplog.text

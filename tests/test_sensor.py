@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from unittest.mock import MagicMock, patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -22,7 +23,14 @@ from custom_components.camera_alerts.host import HostStats
 from .conftest import FIXED_HOST_STATS, setup_integration
 
 
-@pytest.mark.usefixtures("mock_host_stats")
+@pytest.fixture
+def only_sensor_platform() -> Generator[None]:
+    """Set up and unload only the sensor platform (`camera`, a dependency, stays loaded)."""
+    with patch("custom_components.camera_alerts.PLATFORMS", [Platform.SENSOR]):
+        yield
+
+
+@pytest.mark.usefixtures("mock_host_stats", "only_sensor_platform")
 async def test_sensors(
     hass: HomeAssistant,
     mock_config_entry: MockConfigEntry,
@@ -30,9 +38,9 @@ async def test_sensors(
     snapshot: SnapshotAssertion,
 ) -> None:
     """Every sensor, its registry entry and its state."""
-    with patch("custom_components.camera_alerts.PLATFORMS", [Platform.SENSOR]):
-        await setup_integration(hass, mock_config_entry)
+    await setup_integration(hass, mock_config_entry)
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
 async def test_real_host_readings(

@@ -28,6 +28,7 @@ from custom_components.camera_alerts.const import (
 )
 
 from .camera_helpers import wait_until
+from .ha_compat import start_subentry_reconfigure
 from .serial.conftest import PtyBoard
 
 pytestmark = pytest.mark.usefixtures("mock_host_stats")
@@ -311,7 +312,7 @@ async def test_serial_flow(hass: HomeAssistant, board: PtyBoard, tmp_path: Path)
     assert result["errors"] == {CONF_PORT: "already_configured"}
 
     subentry = next(iter(entry.subentries.values()))
-    result = await entry.start_subentry_reconfigure_flow(hass, SUBENTRY_SERIAL, subentry.subentry_id)
+    result = await start_subentry_reconfigure(hass, entry, subentry.subentry_id)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_PORT: str(board.link_path), CONF_BAUDRATE: "115200"}
     )

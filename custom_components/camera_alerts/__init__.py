@@ -41,9 +41,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: CameraAlertsConfigEntry)
         await runtime.async_shutdown()
         raise
     entry.runtime_data = runtime
-    # The hub must exist before the host and camera devices name it as via_device.
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id, **hub_device_info(entry)
+    # The hub must exist before the host and camera devices name it as their parent.
+    runtime.hub_device_id = (
+        dr.async_get(hass)
+        .async_get_or_create(config_entry_id=entry.entry_id, **hub_device_info(entry))
+        .id
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # Options, reconfigure and subentry changes all arrive here; a reload applies them.

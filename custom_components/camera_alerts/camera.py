@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from homeassistant.components.camera import Camera
+from homeassistant.components.camera import Camera, CameraEntityDescription
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .camera_runtime import CameraRuntime
@@ -14,7 +13,7 @@ from .runtime import CameraAlertsConfigEntry
 PARALLEL_UPDATES = 0
 
 # The camera is the device's main feature, so it takes the device's name.
-DESCRIPTION = EntityDescription(key="annotated", name=None)
+DESCRIPTION = CameraEntityDescription(key="annotated", name=None)
 
 
 async def async_setup_entry(
@@ -28,6 +27,9 @@ async def async_setup_entry(
 
 class AnnotatedCamera(CameraAlertsCameraEntity, Camera):
     """The latest processed frame, with what the detector found drawn on it."""
+
+    # HA's Camera declares its description type (from 2026.4).
+    entity_description: CameraEntityDescription
 
     def __init__(self, camera: CameraRuntime) -> None:
         """Initialise both bases."""

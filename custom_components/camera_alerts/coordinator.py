@@ -1,4 +1,4 @@
-"""Coordinators: host health (polled) and the hub's processing status (pushed)."""
+"""Coordinators: host health (polled), the hub's status and each camera's state (pushed)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,20 @@ class HostCoordinator(DataUpdateCoordinator[HostStats]):
             ) from err
 
 
+class PushCoordinator[DataT](DataUpdateCoordinator[DataT]):
+    """A coordinator its runtime pushes data to (`async_set_updated_data`).
+
+    A refresh, as `homeassistant.update_entity` asks for, has nothing to fetch and
+    returns what the coordinator holds. Without this, HA's default raises
+    NotImplementedError, and since HA 2026.1 that marks the coordinator failed and its
+    entities unavailable.
+    """
+
+    async def _async_update_data(self) -> DataT:
+        """Return the latest pushed data."""
+        return self.data
+
+
 @dataclass(frozen=True, slots=True)
 class RuntimeStatus:
     """What the hub's entities show: a snapshot taken whenever something changes."""
@@ -60,7 +74,7 @@ class RuntimeStatus:
     sinks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class StatusCoordinator(DataUpdateCoordinator[RuntimeStatus]):
+class StatusCoordinator(PushCoordinator[RuntimeStatus]):
     """Carry the runtime's status to the hub entities; the runtime pushes updates."""
 
     config_entry: CameraAlertsConfigEntry
@@ -98,7 +112,7 @@ class CameraState:
     processing_error: str | None = None
 
 
-class CameraCoordinator(DataUpdateCoordinator[CameraState]):
+class CameraCoordinator(PushCoordinator[CameraState]):
     """Carry one camera's state to its entities; the camera runtime pushes updates."""
 
     config_entry: CameraAlertsConfigEntry

@@ -69,21 +69,18 @@ class CameraDevice:
 def async_get_camera_device(hass: HomeAssistant, device_id: str) -> CameraDevice | None:
     """Return the camera behind a device, or None for any other device.
 
-    A camera device is identified by `(DOMAIN, subentry_id)` and belongs to that
-    subentry of a Camera Alerts entry; the hub, host and serial board devices are not
-    cameras.
+    A camera device is identified by `(DOMAIN, subentry_id)` of a camera subentry of a
+    Camera Alerts entry; the hub, host and serial board devices are not cameras. The
+    identifier finds the subentry, so nothing here reads the device's config entries
+    (`DeviceEntry.config_entries*`, deprecated in HA 2026.10).
     """
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
         return None
-    identifiers = {value for domain, value in device.identifiers if domain == DOMAIN}
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is None or entry.domain != DOMAIN:
+    for domain, subentry_id in device.identifiers:
+        if domain != DOMAIN:
             continue
-        for subentry_id in device.config_entries_subentries.get(entry_id, set()):
-            if subentry_id is None or subentry_id not in identifiers:
-                continue
+        for entry in hass.config_entries.async_entries(DOMAIN):
             subentry: ConfigSubentry | None = entry.subentries.get(subentry_id)
             if subentry is None or subentry.subentry_type != SUBENTRY_CAMERA:
                 continue

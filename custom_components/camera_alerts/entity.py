@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -20,6 +20,21 @@ from .const import DOMAIN
 from .coordinator import CameraCoordinator
 from .runtime import CameraAlertsConfigEntry
 
+# HA 2026.8 added `via_device_id` (the parent's device id) and 2026.9 deprecated
+# `via_device` (its identifier): reported when HA cannot tell which integration
+# added the device, which makes HA refuse the entity. Older releases know only
+# `via_device`, so the field HA has decides.
+VIA_DEVICE_ID: Final = "via_device_id" in DeviceInfo.__optional_keys__
+
+
+def _via_hub(entry: CameraAlertsConfigEntry, info: DeviceInfo) -> DeviceInfo:
+    """Name the hub as the parent of the device `info` describes."""
+    if VIA_DEVICE_ID:
+        info["via_device_id"] = entry.runtime_data.hub_device_id  # type: ignore[typeddict-unknown-key,unused-ignore]
+    else:
+        info["via_device"] = (DOMAIN, entry.entry_id)
+    return info
+
 
 def hub_device_info(entry: CameraAlertsConfigEntry) -> DeviceInfo:
     """Describe the hub device: the integration's processing core."""
@@ -34,13 +49,15 @@ def hub_device_info(entry: CameraAlertsConfigEntry) -> DeviceInfo:
 
 def host_device_info(entry: CameraAlertsConfigEntry) -> DeviceInfo:
     """Describe the host device whose health is reported."""
-    return DeviceInfo(
-        identifiers={(DOMAIN, f"{entry.entry_id}_host")},
-        translation_key="host",
-        manufacturer="Camera Alerts",
-        model="Host monitor",
-        entry_type=DeviceEntryType.SERVICE,
-        via_device=(DOMAIN, entry.entry_id),
+    return _via_hub(
+        entry,
+        DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_host")},
+            translation_key="host",
+            manufacturer="Camera Alerts",
+            model="Host monitor",
+            entry_type=DeviceEntryType.SERVICE,
+        ),
     )
 
 
@@ -69,12 +86,14 @@ def camera_device_info(
     entry: CameraAlertsConfigEntry, camera: CameraRuntime
 ) -> DeviceInfo:
     """Describe the device of one camera subentry."""
-    return DeviceInfo(
-        identifiers={(DOMAIN, camera.subentry.subentry_id)},
-        name=camera.name,
-        manufacturer="Camera Alerts",
-        model="Camera detector",
-        via_device=(DOMAIN, entry.entry_id),
+    return _via_hub(
+        entry,
+        DeviceInfo(
+            identifiers={(DOMAIN, camera.subentry.subentry_id)},
+            name=camera.name,
+            manufacturer="Camera Alerts",
+            model="Camera detector",
+        ),
     )
 
 

@@ -91,6 +91,8 @@ class CameraAlertsRuntime:
         self.alerts_processed = 0
         self.model_error: str | None = None
         self.detector_problem: str | None = None
+        # The hub device, parent of the host and camera devices; set at entry setup.
+        self.hub_device_id = ""
         # Cameras whose inference server was unreachable; retried until it answers.
         self._waiting: dict[str, ConfigSubentry] = {}
         self._retrying = False
