@@ -273,8 +273,9 @@ class _FramesCamera(Camera):
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        # The last (empty) frame repeats once the clip has been served.
-        jpeg = self.jpegs[min(self.served, len(self.jpegs) - 1)]
+        # The clip repeats, like the file source: a slow server (a loaded machine)
+        # gets another pass at the person instead of an empty scene for ever.
+        jpeg = self.jpegs[self.served % len(self.jpegs)]
         self.served += 1
         return jpeg
 
@@ -367,10 +368,15 @@ async def test_remote_backend_runs_cameras_without_native_packages(
         def new_on(camera: str) -> list[dict[str, Any]]:
             return [e for e in recorder.of_type("new") if e["camera"] == camera]
 
-        await wait_until(lambda: bool(new_on("Door")) and bool(new_on("Gate")))
+        # Each pass of the clips shows the person for ~8 s; on a loaded machine KServe's
+        # Python server takes seconds per frame, so allow a few passes.
+        await wait_until(
+            lambda: bool(new_on("Door")) and bool(new_on("Gate")), guard=120.0
+        )
         recorder.close()
         for camera in ("Door", "Gate"):
-            assert [e["label"] for e in new_on(camera)] == ["person"]
+            # One `new` per pass of the clip; a slow server may see more than one pass.
+            assert {e["label"] for e in new_on(camera)} == {"person"}
         assert entry.runtime_data.problems() == []
         assert entry.runtime_data.model_info()["engine"] == "remote"
         # The stream URL was read by PyAV; no native package was loaded.
