@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest.mock import MagicMock, patch
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.device_registry import DeviceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.camera_alerts import entity
 from custom_components.camera_alerts.const import DOMAIN
+from custom_components.camera_alerts.runtime import CameraAlertsRuntime
 
+from .camera_helpers import camera_subentry, hub_entry, static_clip, wait_until
 from .conftest import setup_integration
 from .ha_compat import get_device
 
@@ -84,3 +87,42 @@ async def test_devices_name_the_hub_the_way_home_assistant_asks(
     assert info.get("via_device") == (DOMAIN, mock_config_entry.entry_id)
     assert "via_device_id" not in info
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+
+async def test_camera_added_during_setup_is_started(
+    hass: HomeAssistant, mock_host_stats: MagicMock, tmp_path: Path
+) -> None:
+    """A camera added while the entry sets up (a reload in progress) is not lost.
+
+    HA calls update listeners only once setup has registered them; a camera or
+    board added in between used to be missed until the next reload.
+    """
+    entry = hub_entry()
+    clip = static_clip(tmp_path)
+    original = CameraAlertsRuntime.async_setup
+    added: list[bool] = []
+
+    async def setup_then_add(runtime: CameraAlertsRuntime) -> None:
+        await original(runtime)
+        if not added:
+            added.append(True)
+            hass.config_entries.async_add_subentry(
+                entry, ConfigSubentry(**camera_subentry("Yard", url=str(clip)))
+            )
+
+    entry.add_to_hass(hass)
+    with patch.object(CameraAlertsRuntime, "async_setup", setup_then_add):
+        # Not asserted: the reload that applies the change may already be under
+        # way when this returns.
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert added
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_until(
+        lambda: (state := hass.states.get("binary_sensor.yard_connectivity"))
+        is not None
+        and state.state == "on"
+    )
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()

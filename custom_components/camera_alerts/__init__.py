@@ -12,7 +12,7 @@ from .camera_runtime import snapshot_dir
 from .const import CONF_NAME, DOMAIN, SUBENTRY_CAMERA
 from .entity import hub_device_info
 from .pipeline.retention import remove_snapshot_folder
-from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime
+from .runtime import CameraAlertsConfigEntry, CameraAlertsRuntime, config_fingerprint
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -50,6 +50,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: CameraAlertsConfigEntry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # Options, reconfigure and subentry changes all arrive here; a reload applies them.
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    # HA calls update listeners only once they are registered: a camera or board
+    # added while this setup ran (a reload in progress) would be missed until the
+    # next reload. Not tracked by the entry: the reload unloads it.
+    if runtime.built_from != config_fingerprint(entry):
+        hass.async_create_task(_async_entry_updated(hass, entry), eager_start=False)
     return True
 
 

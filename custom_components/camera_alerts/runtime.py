@@ -79,6 +79,18 @@ def detector_options(subentry_data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def config_fingerprint(entry: ConfigEntry) -> tuple[Any, ...]:
+    """Everything a runtime is built from: the entry's data, options and subentries."""
+    return (
+        dict(entry.data),
+        dict(entry.options),
+        {
+            subentry_id: (subentry.subentry_type, dict(subentry.data))
+            for subentry_id, subentry in entry.subentries.items()
+        },
+    )
+
+
 class CameraAlertsRuntime:
     """Own the entry's monitors, processors and sinks, and report their status."""
 
@@ -86,6 +98,10 @@ class CameraAlertsRuntime:
         """Create the parts; nothing runs until `async_setup`."""
         self.hass = hass
         self.entry = entry
+        # What the entry said when this runtime was built from it (see
+        # `config_fingerprint`): a change made before the update listener exists
+        # is found by comparing.
+        self.built_from = config_fingerprint(entry)
         self.running = False
         self.startup_completed = False
         self.alerts_processed = 0
